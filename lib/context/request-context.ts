@@ -1,0 +1,38 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+/**
+ * The per-request context: what the current caller wants added to its own MCP requests. It lives in
+ * AsyncLocalStorage, so it follows the caller's async chain. The SDK sends each request inside the
+ * caller's async context, which is what lets concurrent calls on one shared session each carry their own
+ * headers.
+ */
+export interface McpRequestContext {
+  /** Headers added to the HTTP requests made on this caller's behalf (lower-case names). */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+const storage = new AsyncLocalStorage<McpRequestContext>();
+
+/**
+ * Runs `fn` with `headers` added to every MCP call made inside it (on any pool). Nested calls merge,
+ * the inner value winning. Headers are validated when a call sends them.
+ */
+export function runWithMcpHeaders<T>(headers: Record<string, string> | undefined, fn: () => T): T {
+  if (!headers || Object.keys(headers).length === 0) return fn();
+  const outer = storage.getStore()?.headers;
+  return storage.run({ headers: mergeHeaders(outer, headers) }, fn);
+}
+
+/** The headers of the current context, or undefined. */
+export function currentMcpHeaders(): Readonly<Record<string, string>> | undefined {
+  return storage.getStore()?.headers;
+}
+
+/** Merges header maps with lower-cased names; later maps win. */
+export function mergeHeaders(
+  ...maps: Array<Readonly<Record<string, string>> | undefined>
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of maps) if (m) for (const k of Object.keys(m)) out[k.toLowerCase()] = m[k]!;
+  return out;
+}

@@ -1,0 +1,163 @@
+/**
+ * Every error the pool raises is an {@link McpPoolError}: it carries the pool's name, and `cause` is
+ * set to the underlying error where there is one. Messages say what to do, never contain secrets.
+ */
+export class McpPoolError extends Error {
+  constructor(
+    /** The name of the pool that raised the error. */
+    readonly poolName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`mcp pool "${poolName}": ${message}`, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An option is missing or invalid. `field` names it; `issues` lists every bad field at once. */
+export class McpPoolConfigError extends McpPoolError {
+  constructor(
+    poolName: string,
+    readonly issues: ReadonlyArray<{ field: string; message: string }>,
+  ) {
+    super(poolName, issues.map((i) => `${i.field} ${i.message}`).join('; '));
+  }
+  /** The first bad field. */
+  get field(): string {
+    return this.issues[0]?.field ?? '';
+  }
+}
+
+/** Snapshot of the pool's numbers, put into timeout messages so that an operator sees why. */
+export interface PoolStateSummary {
+  total: number;
+  idle: number;
+  inFlight: number;
+  waiting: number;
+  creating: number;
+  circuit: string;
+}
+
+export function describeState(s: PoolStateSummary): string {
+  return `total=${s.total} idle=${s.idle} inFlight=${s.inFlight} waiting=${s.waiting} creating=${s.creating} circuit=${s.circuit}`;
+}
+
+/**
+ * No session slot could be had: the waiter queue is full (`reason: 'queue-full'`) or the acquire deadline
+ * passed (`reason: 'timeout'`, see {@link AcquireTimeoutError}).
+ */
+export class PoolExhaustedError extends McpPoolError {
+  constructor(
+    poolName: string,
+    message: string,
+    readonly reason: 'queue-full' | 'timeout',
+    readonly state: PoolStateSummary,
+    options?: { cause?: unknown },
+  ) {
+    super(poolName, message, options);
+  }
+}
+
+/** The acquire deadline (`acquireTimeoutMs`, creation included) passed before a slot was free. */
+export class AcquireTimeoutError extends PoolExhaustedError {
+  constructor(poolName: string, timeoutMs: number, state: PoolStateSummary, cause?: unknown) {
+    super(
+      poolName,
+      `no session slot within ${timeoutMs} ms (${describeState(state)}); raise maxSessions or acquireTimeoutMs` +
+        (cause ? `; last session creation failed: ${errorMessage(cause)}` : ''),
+      'timeout',
+      state,
+      cause ? { cause } : undefined,
+    );
+  }
+}
+
+/** The pool is draining or closed: no new work is accepted. */
+export class PoolClosedError extends McpPoolError {
+  constructor(poolName: string, state: 'draining' | 'closed' | 'created', cause?: unknown) {
+    super(
+      poolName,
+      state === 'created' ? 'the pool has not been started; call start() first' : `the pool is ${state}; no new calls are accepted`,
+      cause === undefined ? undefined : { cause },
+    );
+  }
+}
+
+/** The circuit breaker is open: the endpoint failed repeatedly; `cause` is the last creation error. */
+export class PoolUnavailableError extends McpPoolError {
+  constructor(poolName: string, retryInMs: number, cause: unknown) {
+    super(
+      poolName,
+      `the MCP endpoint is unavailable (circuit open after repeated session creation failures; next probe in ${Math.max(0, Math.round(retryInMs))} ms): ${errorMessage(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** A new session could not be created (connect, initialize or the warm-up hook failed). */
+export class SessionCreateError extends McpPoolError {
+  constructor(poolName: string, cause: unknown) {
+    super(poolName, `could not create an MCP session: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/**
+ * The session died under a call (transport closed, child exited, session expired on the server).
+ * `mayHaveRun` says whether the server may have executed the call: when false, it certainly did not.
+ */
+export class SessionLostError extends McpPoolError {
+  constructor(
+    poolName: string,
+    readonly method: string,
+    readonly mayHaveRun: boolean,
+    cause: unknown,
+  ) {
+    super(
+      poolName,
+      `the MCP session was lost during ${method} (${mayHaveRun ? 'the call may have run on the server' : 'the call did not run'}): ${errorMessage(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/** A call exceeded its `timeoutMs`; the request was cancelled on the server. */
+export class CallTimeoutError extends McpPoolError {
+  constructor(
+    poolName: string,
+    readonly method: string,
+    readonly timeoutMs: number,
+    cause?: unknown,
+  ) {
+    super(poolName, `${method} timed out after ${timeoutMs} ms and was cancelled; raise timeoutMs if the server is slow`, {
+      cause,
+    });
+  }
+}
+
+/** The caller's AbortSignal fired while waiting for a slot or during a call. */
+export class OperationAbortedError extends McpPoolError {
+  constructor(poolName: string, what: string, reason: unknown) {
+    super(poolName, `${what} was aborted by the caller's signal`, { cause: reason });
+  }
+}
+
+/** The server refused our credentials (HTTP 401/403, or the SDK's UnauthorizedError). Not retried. */
+export class McpAuthError extends McpPoolError {
+  constructor(poolName: string, readonly status: number | undefined, cause: unknown) {
+    super(
+      poolName,
+      `the MCP server rejected the credentials${status ? ` (HTTP ${status})` : ''}; check the pool's auth option or complete authorization`,
+      { cause },
+    );
+  }
+}
+
+/** Best-effort message of an unknown thrown value (never includes headers or tokens: we never put them in errors). */
+export function errorMessage(e: unknown): string {
+  if (e instanceof Error) {
+    const cause = (e as { cause?: unknown }).cause;
+    const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String((cause as { code: unknown }).code)})` : '';
+    return `${e.message}${code}`;
+  }
+  return String(e);
+}

@@ -1,0 +1,856 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import { ErrorCode, McpError, type CallToolResult, type Prompt, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { mergeHeaders, runWithMcpHeaders } from '../context/request-context';
+import { createDriver } from '../transports';
+import { CircuitBreaker, type CircuitState } from './circuit-breaker';
+import type { DriverSession, SessionDriver } from './driver';
+import {
+  AcquireTimeoutError,
+  CallTimeoutError,
+  McpAuthError,
+  McpPoolConfigError,
+  McpPoolError,
+  OperationAbortedError,
+  PoolClosedError,
+  PoolExhaustedError,
+  PoolUnavailableError,
+  SessionCreateError,
+  SessionLostError,
+  errorMessage,
+  type PoolStateSummary,
+} from './errors';
+import { McpLease, type CallOptions, type LeaseHost } from './lease';
+import { ListCache } from './list-cache';
+import { PoolMetrics, type PoolGauges } from './metrics';
+import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedPoolOptions } from './options';
+import { RetryBudget } from './retry-budget';
+import { SessionRecord, SlotIndex } from './session-record';
+import { WaiterQueue, type Waiter } from './waiter-queue';
+
+/** `created → starting → running → draining → closed`. */
+export type PoolLifecycle = 'created' | 'starting' | 'running' | 'draining' | 'closed';
+
+/** Options of one borrow. */
+export interface AcquireOptions {
+  /** Gives up waiting (the waiter leaves the queue at once). */
+  signal?: AbortSignal;
+  /** End-to-end deadline of this borrow, creation included; default the pool's `acquireTimeoutMs`. */
+  acquireTimeoutMs?: number;
+  /** HTTP headers added to every call made with this lease. */
+  headers?: Record<string, string>;
+}
+
+/** Options of a pool-level call: the borrow and the request. */
+export interface PoolCallOptions extends CallOptions {
+  acquireTimeoutMs?: number;
+}
+
+/** A run of this many timeouts in a row on one session marks it hung: it is evicted. */
+const HUNG_AFTER_TIMEOUTS = 3;
+/** Lifetime jitter: each session retires up to 2.5% early, so that sessions do not all retire at once. */
+const LIFETIME_JITTER = 0.025;
+/** Health-check jitter: each probe comes up to 10% early. */
+const PROBE_JITTER = 0.1;
+
+/**
+ * A pool of warm MCP client sessions for one endpoint.
+ *
+ * ```ts
+ * const pool = new McpPool({ endpoint: 'http://127.0.0.1:3000/mcp', minSessions: 2, maxSessions: 10 });
+ * await pool.start();
+ * const result = await pool.callTool('search', { q: 'nest' });
+ * await pool.session(async (lease) => { await lease.callTool('a'); await lease.callTool('b'); });
+ * await pool.shutdown();
+ * ```
+ */
+export class McpPool {
+  readonly name: string;
+  readonly options: Readonly<ResolvedPoolOptions>;
+  readonly metrics: PoolMetrics;
+
+  private lifecycle: PoolLifecycle = 'created';
+  private readonly driver: SessionDriver;
+  /** Every session that holds resources: ready, probing or retiring. */
+  private readonly records = new Set<SessionRecord>();
+  private readonly slots: SlotIndex;
+  private readonly waiters = new WaiterQueue<SessionRecord>();
+  private creating = 0;
+  private retiring = 0;
+  private leased = 0;
+  /** Sessions lost to failures and not yet replaced (for reconnectCount). */
+  private replacementsDue = 0;
+  /** An auth failure at creation stops background creation until a caller asks again. */
+  private authBlocked = false;
+  private readonly circuit: CircuitBreaker;
+  private readonly retryBudget = new RetryBudget();
+  private readonly creations = new Set<Promise<void>>();
+  private readonly creationAborts = new Set<AbortController>();
+  private readonly closings = new Set<Promise<void>>();
+  private creationTimer: NodeJS.Timeout | undefined;
+  private creationTimerAt = 0;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
+  private drained: (() => void) | undefined;
+  private startPromise: Promise<void> | undefined;
+  private shutdownPromise: Promise<void> | undefined;
+  private readonly host: LeaseHost;
+  private readonly toolsCache: ListCache<Tool[]>;
+  private readonly promptsCache: ListCache<Prompt[]>;
+  private readonly resourcesCache: ListCache<Resource[]>;
+
+  constructor(options: McpPoolOptions) {
+    this.options = resolvePoolOptions(options);
+    this.name = this.options.name;
+    this.driver = createDriver(this.options);
+    this.slots = new SlotIndex(this.options.maxConcurrentPerSession);
+    this.circuit = new CircuitBreaker(this.options);
+    this.metrics = new PoolMetrics(this.name, () => this.gauges());
+    this.toolsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
+    this.promptsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
+    this.resourcesCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
+    this.host = {
+      invoke: (lease, method, opts, call) => this.invoke(lease, method, opts, call),
+      release: (lease) => this.release(lease),
+    };
+  }
+
+  /** Where the pool is in its life. */
+  get state(): PoolLifecycle {
+    return this.lifecycle;
+  }
+
+  /** The circuit breaker's state. */
+  get circuitState(): CircuitState {
+    return this.circuit.poll(Date.now());
+  }
+
+  /** The last session-creation error while creations are failing, else undefined. */
+  get lastCreateError(): unknown {
+    return this.circuit.lastError;
+  }
+
+  /**
+   * Warms `minSessions` and starts background maintenance. Resolves when the first warm-up attempts have
+   * settled. A failed warm-up leaves the pool running and retrying with backoff, unless `failFast` is set:
+   * then the pool shuts down and this rejects with a {@link SessionCreateError}.
+   */
+  start(): Promise<void> {
+    if (this.startPromise) return this.startPromise;
+    if (this.lifecycle !== 'created') return Promise.reject(new PoolClosedError(this.name, 'closed'));
+    this.lifecycle = 'starting';
+    this.startPromise = (async () => {
+      this.startMaintenance();
+      this.ensureCapacity();
+      await Promise.allSettled([...this.creations]);
+      if (this.lifecycle !== 'starting') return; // shut down meanwhile
+      this.lifecycle = 'running';
+      if (this.options.failFast && this.records.size < this.options.minSessions) {
+        const cause = this.circuit.lastError;
+        await this.shutdown();
+        throw new SessionCreateError(this.name, cause);
+      }
+    })();
+    return this.startPromise;
+  }
+
+  /**
+   * Borrows a slot. Resolves with a lease at once if a slot is free, else waits in FIFO order up to
+   * `acquireTimeoutMs` (creation included). Release the lease exactly once.
+   */
+  acquire(opts?: AcquireOptions): Promise<McpLease> {
+    try {
+      const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
+      const now = Date.now();
+      const rec = this.takeNow();
+      if (rec) return Promise.resolve(this.lend(rec, now, now, headers));
+      return this.wait(opts, now).then((r) => this.lend(r, now, Date.now(), headers));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Returns a lease at once, or null when no slot is free right now (never waits on creation). */
+  tryAcquire(opts?: Pick<AcquireOptions, 'headers'>): McpLease | null {
+    const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
+    const now = Date.now();
+    const rec = this.takeNow();
+    if (!rec) {
+      this.ensureCapacity();
+      return null;
+    }
+    return this.lend(rec, now, now, headers);
+  }
+
+  /** Runs `fn` with a borrowed lease and always returns it, whatever `fn` does. */
+  async session<T>(fn: (lease: McpLease) => Promise<T> | T, opts?: AcquireOptions): Promise<T> {
+    const lease = await this.acquire(opts);
+    try {
+      // The context also covers calls made on `lease.client` directly.
+      return await runWithMcpHeaders(lease.headers, () => fn(lease));
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Borrows a session, calls a tool, returns the session. Retried once on a fresh session if the session
+   * was lost and the call certainly did not run, or the tool is annotated read-only or idempotent.
+   */
+  callTool(name: string, args?: Record<string, unknown>, opts?: PoolCallOptions): Promise<CallToolResult> {
+    return this.withRetry((l) => l.callTool(name, args, opts), opts, () => this.isToolSafeToRepeat(name));
+  }
+
+  /** Every tool of the server (all pages), from the cache while fresh. */
+  listTools(opts?: PoolCallOptions): Promise<Tool[]> {
+    return this.toolsCache.get(() => this.withRetry((l) => l.listAllTools(opts), opts, () => true));
+  }
+
+  /** Every prompt of the server (all pages), cached like the tools. */
+  listPrompts(opts?: PoolCallOptions): Promise<Prompt[]> {
+    return this.promptsCache.get(() =>
+      this.withRetry((l) => collectPages((cursor) => l.listPrompts(cursor ? { cursor } : undefined, opts), (p) => p.prompts), opts, () => true),
+    );
+  }
+
+  /** Every resource of the server (all pages), cached like the tools. */
+  listResources(opts?: PoolCallOptions): Promise<Resource[]> {
+    return this.resourcesCache.get(() =>
+      this.withRetry((l) => collectPages((cursor) => l.listResources(cursor ? { cursor } : undefined, opts), (p) => p.resources), opts, () => true),
+    );
+  }
+
+  /** Pings a pooled session (safe to retry). */
+  ping(opts?: PoolCallOptions): Promise<void> {
+    return this.withRetry((l) => l.ping(opts), opts, () => true);
+  }
+
+  /** Drops the cached tools, prompts and resources; the next list call fetches them again. */
+  invalidateToolsCache(): void {
+    this.toolsCache.invalidate();
+    this.promptsCache.invalidate();
+    this.resourcesCache.invalidate();
+  }
+
+  /**
+   * Stops accepting work: new acquires and queued waiters are rejected with {@link PoolClosedError};
+   * leases already out keep working. `shutdown()` finishes the drain. (Nest calls this in
+   * `beforeApplicationShutdown`, so that health checks report the pool as shutting down.)
+   */
+  beginDrain(): void {
+    if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;
+    this.lifecycle = 'draining';
+    this.stopTimers();
+    for (const w of this.waiters.drain()) w.reject(new PoolClosedError(this.name, 'draining'));
+    for (const ac of this.creationAborts) ac.abort(new PoolClosedError(this.name, 'draining'));
+  }
+
+  /**
+   * Drains and closes the pool: rejects new work, lets in-flight leases finish for up to
+   * `drainTimeoutMs`, then closes every session (their pending calls fail with {@link PoolClosedError}).
+   * When it resolves, no timer, socket or child process of the pool remains. Idempotent.
+   */
+  shutdown(): Promise<void> {
+    this.shutdownPromise ??= this.doShutdown();
+    return this.shutdownPromise;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Borrowing
+
+  private takeNow(): SessionRecord | undefined {
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') {
+      throw new PoolClosedError(this.name, this.lifecycle === 'created' ? 'created' : this.lifecycle === 'draining' ? 'draining' : 'closed');
+    }
+    // Fairness: while anyone waits, a newcomer queues behind them.
+    if (!this.waiters.isEmpty) return undefined;
+    const rec = this.slots.pick();
+    if (rec) this.claim(rec);
+    return rec;
+  }
+
+  private wait(opts: AcquireOptions | undefined, now: number): Promise<SessionRecord> {
+    const signal = opts?.signal;
+    if (signal?.aborted) throw new OperationAbortedError(this.name, 'acquire', signal.reason);
+    if (this.circuit.poll(now) === 'open' && this.records.size === 0) {
+      throw new PoolUnavailableError(this.name, this.circuit.openUntil - now, this.circuit.lastError);
+    }
+    if (this.waiters.size >= this.options.maxWaiters) {
+      this.metrics.errors++;
+      throw new PoolExhaustedError(
+        this.name,
+        `${this.waiters.size} callers are already waiting (maxWaiters); raise maxSessions or maxWaiters, or shed load`,
+        'queue-full',
+        this.summary(),
+      );
+    }
+    this.authBlocked = false; // a caller asking again is the signal to try credentials again
+    const timeoutMs = opts?.acquireTimeoutMs ?? this.options.acquireTimeoutMs;
+    return new Promise<SessionRecord>((resolve, reject) => {
+      const w: Waiter<SessionRecord> = { resolve, reject, enqueuedAt: now, queued: false };
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (!this.waiters.remove(w)) return;
+              this.metrics.acquireTimeouts++;
+              this.metrics.errors++;
+              reject(new AcquireTimeoutError(this.name, timeoutMs, this.summary(), this.circuit.lastError));
+            }, timeoutMs)
+          : undefined;
+      const onAbort = signal
+        ? () => {
+            if (this.waiters.remove(w)) reject(new OperationAbortedError(this.name, 'acquire', signal.reason));
+          }
+        : undefined;
+      if (onAbort) signal!.addEventListener('abort', onAbort, { once: true });
+      w.cleanup = () => {
+        if (timer) clearTimeout(timer);
+        if (onAbort) signal!.removeEventListener('abort', onAbort);
+      };
+      this.waiters.push(w);
+      this.ensureCapacity();
+    });
+  }
+
+  private claim(rec: SessionRecord): void {
+    rec.inFlight++;
+    rec.borrowCount++;
+    this.leased++;
+    this.slots.update(rec);
+  }
+
+  private lend(rec: SessionRecord, requestedAt: number, now: number, headers: Record<string, string> | undefined): McpLease {
+    this.metrics.borrowCount++;
+    this.metrics.borrowWait.record(now - requestedAt);
+    return new McpLease(this.host, rec, headers, now);
+  }
+
+  /** Hands free slots to waiters, oldest first. */
+  private dispatch(): void {
+    while (!this.waiters.isEmpty) {
+      const rec = this.slots.pick();
+      if (!rec) return;
+      const w = this.waiters.shift()!;
+      this.claim(rec);
+      w.resolve(rec);
+    }
+  }
+
+  private release(lease: McpLease): void {
+    const rec = lease.record;
+    rec.inFlight--;
+    this.leased--;
+    this.metrics.returnCount++;
+    if (rec.state === 'ready') {
+      if (rec.inFlight === 0) {
+        const now = Date.now();
+        rec.idleSince = now;
+        if (now >= rec.expiresAt) {
+          this.retire(rec, 'lifetime');
+          this.afterRelease();
+          return;
+        }
+      }
+      this.slots.update(rec);
+      this.dispatch();
+    } else if (rec.state === 'retiring' && rec.inFlight === 0) {
+      this.finishRetirement(rec);
+    }
+    this.afterRelease();
+  }
+
+  private afterRelease(): void {
+    if (this.leased === 0) this.drained?.();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Calls
+
+  private async invoke<T>(
+    lease: McpLease,
+    method: string,
+    opts: CallOptions | undefined,
+    call: (o: RequestOptions) => Promise<T>,
+  ): Promise<T> {
+    if (lease.isReleased) throw new McpPoolError(this.name, `${method} was called on a lease that was already released; it was not sent`);
+    const rec = lease.record;
+    if (rec.state === 'dead') {
+      throw new SessionLostError(this.name, method, false, new Error('the session was closed before the call was sent'));
+    }
+    const timeoutMs = opts?.timeoutMs ?? this.options.callTimeoutMs;
+    const reqOpts: RequestOptions = { timeout: timeoutMs };
+    if (opts?.onprogress) reqOpts.onprogress = opts.onprogress;
+    if (opts?.resetTimeoutOnProgress) reqOpts.resetTimeoutOnProgress = true;
+    // A fresh AbortController per request: the SDK adds an abort listener to the signal it is given and
+    // never removes it, so handing it the caller's long-lived signal would leak a listener per call.
+    const signal = opts?.signal;
+    let ac: AbortController | undefined;
+    let onAbort: (() => void) | undefined;
+    if (signal) {
+      if (signal.aborted) throw new OperationAbortedError(this.name, method, signal.reason);
+      const controller = (ac = new AbortController());
+      onAbort = () => controller.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      reqOpts.signal = controller.signal;
+    }
+    const headers = opts?.headers ? mergeHeaders(lease.headers, this.checkHeaders(opts.headers)) : lease.headers;
+    this.metrics.calls++;
+    const t0 = performance.now();
+    try {
+      const result = await (headers ? runWithMcpHeaders(headers, () => call(reqOpts)) : call(reqOpts));
+      this.metrics.callLatency.record(performance.now() - t0);
+      rec.consecutiveTimeouts = 0;
+      rec.lastActiveAt = Date.now();
+      return result;
+    } catch (error) {
+      this.metrics.callLatency.record(performance.now() - t0);
+      throw this.translateCallError(rec, method, error, ac?.signal, timeoutMs);
+    } finally {
+      if (onAbort) signal!.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private translateCallError(
+    rec: SessionRecord,
+    method: string,
+    error: unknown,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): unknown {
+    this.metrics.errors++;
+    this.metrics.callErrors++;
+    if (signal?.aborted) return new OperationAbortedError(this.name, method, signal.reason);
+    if (rec.closedByShutdown) return new PoolClosedError(this.name, 'closed', error);
+    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
+      this.metrics.callTimeouts++;
+      if (++rec.consecutiveTimeouts >= HUNG_AFTER_TIMEOUTS) this.evict(rec, 'hung', error);
+      return new CallTimeoutError(this.name, method, timeoutMs, error);
+    }
+    const verdict = this.driver.classify(error, rec.session);
+    switch (verdict.kind) {
+      case 'session-fatal':
+        this.evict(rec, 'lost', error);
+        return new SessionLostError(this.name, method, verdict.mayHaveRun, error);
+      case 'auth':
+        return new McpAuthError(this.name, verdict.status, error);
+      default:
+        return error;
+    }
+  }
+
+  private async withRetry<T>(fn: (lease: McpLease) => Promise<T>, opts: PoolCallOptions | undefined, safeToRepeat: () => boolean): Promise<T> {
+    this.retryBudget.recordCall(Date.now());
+    try {
+      return await this.session(fn, opts);
+    } catch (error) {
+      if (
+        !(error instanceof SessionLostError) ||
+        (error.mayHaveRun && !safeToRepeat()) ||
+        !this.retryBudget.tryRetry(Date.now())
+      ) {
+        throw error;
+      }
+      this.metrics.retryAttempts++;
+      return this.session(fn, opts);
+    }
+  }
+
+  private isToolSafeToRepeat(name: string): boolean {
+    const tool = this.toolsCache.peek()?.find((t) => t.name === name);
+    return tool?.annotations?.readOnlyHint === true || tool?.annotations?.idempotentHint === true;
+  }
+
+  private checkHeaders(headers: Record<string, string>): Record<string, string> {
+    if (this.driver.kind === 'stdio') {
+      throw new McpPoolConfigError(this.name, [
+        { field: 'headers', message: 'cannot be sent on a stdio pool (there is no HTTP request to carry them)' },
+      ]);
+    }
+    const problems = headerProblems('headers', headers);
+    if (problems.length) throw new McpPoolConfigError(this.name, problems);
+    return headers;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Creating sessions
+
+  /**
+   * Starts the creations the pool needs now: enough for `minSessions`, plus one per waiter that neither a
+   * free slot nor a creation under way will serve (spike elision). While creations fail, at most one
+   * runs at a time, spaced by backoff; an open circuit runs none until its probe is due.
+   */
+  private ensureCapacity(): void {
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return;
+    let wanted = this.creationsWanted();
+    if (wanted <= 0) return;
+    const now = Date.now();
+    const circuit = this.circuit.poll(now);
+    if (circuit === 'open') {
+      this.wakeCreationAt(this.circuit.openUntil);
+      return;
+    }
+    if (this.authBlocked) return;
+    if (this.circuit.failing || circuit === 'half-open') {
+      if (this.creating > 0) return;
+      if (now < this.circuit.nextAttemptAt) {
+        this.wakeCreationAt(this.circuit.nextAttemptAt);
+        return;
+      }
+      wanted = 1;
+    }
+    for (let i = 0; i < wanted; i++) this.startCreation();
+  }
+
+  private creationsWanted(): number {
+    const { maxSessions, minSessions, maxConcurrentPerSession } = this.options;
+    const room = maxSessions - this.records.size - this.creating;
+    if (room <= 0) return 0;
+    const live = this.records.size - this.retiring;
+    const forMin = minSessions - live - this.creating;
+    const unserved = this.waiters.size - this.slots.freeSlots - this.creating * maxConcurrentPerSession;
+    const forWaiters = unserved > 0 ? Math.ceil(unserved / maxConcurrentPerSession) : 0;
+    return Math.min(room, Math.max(forMin, forWaiters));
+  }
+
+  private wakeCreationAt(at: number): void {
+    if (this.creationTimer && this.creationTimerAt <= at) return;
+    if (this.creationTimer) clearTimeout(this.creationTimer);
+    this.creationTimerAt = at;
+    this.creationTimer = setTimeout(() => {
+      this.creationTimer = undefined;
+      this.ensureCapacity();
+    }, Math.max(0, at - Date.now()));
+    this.creationTimer.unref();
+  }
+
+  private startCreation(): void {
+    this.creating++;
+    const ac = new AbortController();
+    this.creationAborts.add(ac);
+    const timeoutMs = this.options.connectTimeoutMs;
+    const timer = setTimeout(() => ac.abort(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
+    const started = Date.now();
+    const p = raceAbort(
+      this.driver.create({ signal: ac.signal, timeoutMs, newClient: () => this.newClient() }).then(async (ds) => {
+        try {
+          await this.prepareSession(ds, ac.signal);
+          return ds;
+        } catch (error) {
+          await ds.close();
+          throw error;
+        }
+      }),
+      ac.signal,
+      (late) => this.closeSession(late),
+    )
+      .then(
+        (ds) => this.onCreated(ds, started),
+        (error: unknown) => this.onCreateFailed(error),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        this.creationAborts.delete(ac);
+        this.creations.delete(p);
+      });
+    this.creations.add(p);
+  }
+
+  /** Lists the tools once on each new session, so that the SDK can validate structured tool output. */
+  private async prepareSession(ds: DriverSession, signal: AbortSignal): Promise<void> {
+    if (!ds.client.getServerCapabilities()?.tools) return;
+    let cursor: string | undefined;
+    do {
+      const page = await ds.client.listTools(cursor ? { cursor } : undefined, { signal, timeout: this.options.connectTimeoutMs });
+      cursor = page.nextCursor;
+    } while (cursor);
+  }
+
+  private newClient(): Client {
+    const invalidate = (cache: { invalidate(): void }) => ({ autoRefresh: false, debounceMs: 0, onChanged: () => cache.invalidate() });
+    return new Client(this.options.clientInfo, {
+      capabilities: {},
+      listChanged: {
+        tools: invalidate(this.toolsCache),
+        prompts: invalidate(this.promptsCache),
+        resources: invalidate(this.resourcesCache),
+      },
+    });
+  }
+
+  private onCreated(ds: DriverSession, started: number): void {
+    this.creating--;
+    if (this.lifecycle === 'draining' || this.lifecycle === 'closed') {
+      this.closeSession(ds);
+      return;
+    }
+    const now = Date.now();
+    const { maxSessionLifetimeMs, healthCheckIntervalMs } = this.options;
+    const expiresAt = maxSessionLifetimeMs > 0 ? now + maxSessionLifetimeMs * (1 - Math.random() * LIFETIME_JITTER) : Infinity;
+    const rec = new SessionRecord(ds, now, expiresAt);
+    rec.nextProbeAt = now + healthCheckIntervalMs * (1 - Math.random() * PROBE_JITTER);
+    ds.onDied = (reason) => this.evict(rec, 'died', reason);
+    this.records.add(rec);
+    this.metrics.sessionsCreated++;
+    if (this.replacementsDue > 0) {
+      this.replacementsDue--;
+      this.metrics.reconnectCount++;
+    }
+    this.circuit.onSuccess();
+    this.authBlocked = false;
+    this.log('debug', `session created in ${now - started} ms (${this.records.size} sessions)`);
+    this.slots.update(rec);
+    this.dispatch();
+    this.ensureCapacity();
+  }
+
+  private onCreateFailed(error: unknown): void {
+    this.creating--;
+    if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;
+    this.metrics.sessionCreateFailures++;
+    this.metrics.errors++;
+    const verdict = this.driver.classify(error, undefined);
+    if (verdict.kind === 'auth') {
+      // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
+      // the waiters now; the next caller tries again.
+      this.authBlocked = true;
+      this.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
+      if (this.records.size === 0) {
+        for (const w of this.waiters.drain()) w.reject(new McpAuthError(this.name, verdict.status, error));
+      }
+      return;
+    }
+    const opened = this.circuit.onFailure(error, Date.now());
+    this.log('warn', `session creation failed (${this.circuit.consecutiveFailures} in a row): ${errorMessage(error)}`);
+    if (opened) {
+      this.log('error', `circuit opened after ${this.circuit.consecutiveFailures} failed creations`);
+      if (this.records.size === 0) {
+        const retryIn = this.circuit.openUntil - Date.now();
+        for (const w of this.waiters.drain()) w.reject(new PoolUnavailableError(this.name, retryIn, error));
+      }
+    }
+    this.ensureCapacity();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Losing and retiring sessions
+
+  /** Removes a failed session at once and starts its replacement. It is never lent again. */
+  private evict(rec: SessionRecord, why: 'died' | 'lost' | 'hung' | 'health', error: unknown): void {
+    if (rec.state === 'dead') return;
+    if (rec.state === 'retiring') this.retiring--;
+    rec.state = 'dead';
+    this.slots.remove(rec);
+    this.records.delete(rec);
+    this.metrics.sessionsDestroyed++;
+    this.replacementsDue++;
+    // A rebuilt session may see another server (restarted, upgraded): cached lists are stale.
+    this.invalidateToolsCache();
+    this.log('warn', `session evicted (${why}): ${errorMessage(error)}`);
+    this.closeSession(rec.session);
+    this.ensureCapacity();
+  }
+
+  /** Retires a healthy session: now if idle, else when its last lease returns. Never mid-call. */
+  private retire(rec: SessionRecord, why: 'lifetime' | 'idle'): void {
+    if (rec.state !== 'ready' && rec.state !== 'probing') return;
+    if (why === 'lifetime') this.metrics.recycledCount++;
+    this.slots.remove(rec);
+    rec.state = 'retiring';
+    this.retiring++;
+    if (rec.inFlight === 0) this.finishRetirement(rec);
+    else this.ensureCapacity();
+  }
+
+  private finishRetirement(rec: SessionRecord): void {
+    rec.state = 'dead';
+    this.retiring--;
+    this.records.delete(rec);
+    this.metrics.sessionsDestroyed++;
+    this.closeSession(rec.session);
+    this.ensureCapacity();
+  }
+
+  private closeSession(ds: DriverSession): void {
+    ds.onDied = undefined;
+    const p = ds.close().catch(() => undefined);
+    this.closings.add(p);
+    void p.finally(() => this.closings.delete(p));
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Maintenance: health probes, lifetime and idle retirement
+
+  private startMaintenance(): void {
+    const { healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs } = this.options;
+    const periods = [healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs].filter((p) => p > 0);
+    if (periods.length === 0) return;
+    const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(...periods) / 4)));
+    this.maintenanceTimer = setInterval(() => this.sweep(), tick);
+    this.maintenanceTimer.unref();
+  }
+
+  private sweep(): void {
+    if (this.lifecycle !== 'running') return;
+    const now = Date.now();
+    const { idleTimeoutMs, healthCheckIntervalMs, minSessions } = this.options;
+    for (const rec of this.records) {
+      if (rec.state !== 'ready' || rec.inFlight > 0) continue;
+      if (now >= rec.expiresAt) {
+        this.retire(rec, 'lifetime');
+      } else if (idleTimeoutMs > 0 && now - rec.idleSince >= idleTimeoutMs && this.records.size - this.retiring > minSessions) {
+        this.retire(rec, 'idle');
+      } else if (healthCheckIntervalMs > 0 && now >= rec.nextProbeAt) {
+        // Traffic proves liveness as well as a ping does: only ping sessions quiet for a whole interval.
+        const dueAt = rec.lastActiveAt + healthCheckIntervalMs * (1 - Math.random() * PROBE_JITTER);
+        if (now >= dueAt) this.probe(rec);
+        else rec.nextProbeAt = dueAt;
+      }
+    }
+    this.ensureCapacity();
+  }
+
+  /** Pings an idle session while it is reserved, so no caller shares it with the probe. */
+  private probe(rec: SessionRecord): void {
+    rec.state = 'probing';
+    this.slots.remove(rec);
+    this.metrics.healthCheckCount++;
+    const { healthCheckIntervalMs, healthCheckTimeoutMs } = this.options;
+    rec.session.client.ping({ timeout: healthCheckTimeoutMs }).then(
+      () => {
+        if (rec.state !== 'probing') return;
+        const now = Date.now();
+        rec.state = 'ready';
+        rec.lastActiveAt = now;
+        rec.nextProbeAt = now + healthCheckIntervalMs * (1 - Math.random() * PROBE_JITTER);
+        this.slots.update(rec);
+        this.dispatch();
+      },
+      (error: unknown) => {
+        if (rec.state !== 'probing') return;
+        this.metrics.healthCheckFailures++;
+        this.evict(rec, 'health', error);
+      },
+    );
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Shutdown
+
+  private async doShutdown(): Promise<void> {
+    if (this.lifecycle === 'created') {
+      this.lifecycle = 'closed';
+      return;
+    }
+    this.beginDrain();
+    if (this.leased > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.drained = resolve;
+        timer = setTimeout(resolve, this.options.drainTimeoutMs);
+      });
+      clearTimeout(timer);
+      this.drained = undefined;
+      if (this.leased > 0) this.log('warn', `drain timed out with ${this.leased} leases out; closing their sessions`);
+    }
+    this.lifecycle = 'closed';
+    for (const rec of this.records) {
+      rec.closedByShutdown = true;
+      rec.state = 'dead';
+      this.slots.remove(rec);
+      this.closeSession(rec.session);
+    }
+    this.records.clear();
+    this.retiring = 0;
+    await Promise.allSettled([...this.creations]);
+    while (this.closings.size > 0) await Promise.allSettled([...this.closings]);
+  }
+
+  private stopTimers(): void {
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    if (this.creationTimer) clearTimeout(this.creationTimer);
+    this.maintenanceTimer = this.creationTimer = undefined;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Reporting
+
+  private gauges(): PoolGauges {
+    let idle = 0;
+    let active = 0;
+    for (const rec of this.records) {
+      if (rec.inFlight > 0) active++;
+      else if (rec.state === 'ready') idle++;
+    }
+    return {
+      state: this.lifecycle,
+      active,
+      idle,
+      total: this.records.size,
+      inFlight: this.leased,
+      waiting: this.waiters.size,
+      creating: this.creating,
+      circuitState: this.circuit.poll(Date.now()),
+    };
+  }
+
+  private summary(): PoolStateSummary {
+    const g = this.gauges();
+    return { total: g.total, idle: g.idle, inFlight: g.inFlight, waiting: g.waiting, creating: g.creating, circuit: g.circuitState };
+  }
+
+  private log(level: 'debug' | 'log' | 'warn' | 'error', message: string): void {
+    const logger = this.options.logger;
+    if (!logger) return;
+    const text = `mcp pool "${this.name}": ${message}`;
+    if (level === 'debug') logger.debug?.(text);
+    else logger[level](text);
+  }
+}
+
+/**
+ * Resolves or rejects with `promise`, or rejects as soon as `signal` aborts. A value that arrives after
+ * the abort is handed to `onLate` (so a session connected too late is closed, not leaked).
+ */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: T) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const onAbort = () => {
+      if (done) return;
+      done = true;
+      reject(signal.reason);
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (done) return onLate(value);
+        done = true;
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        if (done) return;
+        done = true;
+        reject(error);
+      },
+    );
+  });
+}
+
+async function collectPages<P extends { nextCursor?: string }, T>(
+  fetchPage: (cursor: string | undefined) => Promise<P>,
+  items: (page: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    out.push(...items(page));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return out;
+}

@@ -1,0 +1,280 @@
+import type { SessionDriver } from './driver';
+import type { McpPoolLogger } from './logger';
+import { McpPoolConfigError } from './errors';
+
+export type McpTransportKind = 'streamable_http' | 'stdio';
+
+/** A bearer token, or a function that returns the current one (called per request; cache inside it if costly). */
+export type McpAuthOption = string | (() => string | Promise<string>);
+
+/**
+ * Options of one pool. Durations are in milliseconds. Every option is listed with its default in the
+ * README's options table.
+ */
+export interface McpPoolOptions {
+  /** Name of the pool, used in errors, logs and metrics. Default `'default'`. */
+  name?: string;
+  /** `'streamable_http'` (default) or `'stdio'`. */
+  transport?: McpTransportKind;
+  /** HTTP: the MCP endpoint URL. stdio: a command line (`"node server.js --flag"`), as an alternative to `command`/`args`. */
+  endpoint?: string | URL;
+  /** stdio: the executable to spawn, one child process per session. */
+  command?: string;
+  /** stdio: arguments of `command`. */
+  args?: string[];
+  /** stdio: extra environment variables of the child (merged over the SDK's safe default environment). */
+  env?: Record<string, string>;
+  /** stdio: working directory of the child. */
+  cwd?: string;
+  /** stdio: what to do with the child's stderr. Default `'inherit'`. */
+  stderr?: 'inherit' | 'ignore' | 'pipe';
+
+  /** Sessions kept warm. Default 2. */
+  minSessions?: number;
+  /** Hard cap on sessions. Default 10. */
+  maxSessions?: number;
+  /** Leases that may share one session at once. Default 1 (exclusive borrow, safe for stateful servers). */
+  maxConcurrentPerSession?: number;
+  /** End-to-end deadline of one acquire, session creation included. Default 30000. */
+  acquireTimeoutMs?: number;
+  /** Callers allowed to wait for a slot; one more is rejected at once. Default 1000. */
+  maxWaiters?: number;
+  /** Deadline of connect + initialize of one new session. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Default deadline of one MCP request (overridable per call with `timeoutMs`). Default 60000. */
+  callTimeoutMs?: number;
+  /** How long shutdown() lets in-flight calls finish before aborting them. Default 30000. */
+  drainTimeoutMs?: number;
+  /** TTL of the cached `tools/list`; 0 disables the cache. Default 300000. */
+  toolCacheTtlMs?: number;
+
+  /** HTTP: bearer token, or a provider of the current token. Never logged. */
+  auth?: McpAuthOption;
+  /** HTTP: static headers sent on every request. */
+  headers?: Record<string, string>;
+
+  /** Ping idle sessions this often; 0 disables. Default 30000. */
+  healthCheckIntervalMs?: number;
+  /** Deadline of one health ping. Default 5000. */
+  healthCheckTimeoutMs?: number;
+  /** Retire a session (when next idle) after this age, minus up to 2.5% jitter; 0 disables. Default 3600000. */
+  maxSessionLifetimeMs?: number;
+  /** Close sessions idle this long, down to minSessions; 0 disables. Default 600000. */
+  idleTimeoutMs?: number;
+  /** First backoff delay after a failed session creation. Default 100. */
+  retryBaseDelayMs?: number;
+  /** Cap of the creation backoff delay. Default 30000. */
+  retryMaxDelayMs?: number;
+  /** Consecutive creation failures that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** Time the circuit stays open before one probe creation. Default 30000. */
+  recoveryTimeoutMs?: number;
+  /** If true, start() rejects when the warm-up fails; otherwise the pool keeps retrying. Default false. */
+  failFast?: boolean;
+
+  /** Name and version the client announces at initialize. */
+  clientInfo?: { name: string; version: string };
+  /** Where the pool logs (quietly). Default: nothing is logged. */
+  logger?: McpPoolLogger;
+  /** Replaces the transport driver (tests, or transports this package does not ship). */
+  driver?: SessionDriver;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedPoolOptions
+  extends Required<
+    Omit<
+      McpPoolOptions,
+      'endpoint' | 'command' | 'args' | 'env' | 'cwd' | 'auth' | 'headers' | 'clientInfo' | 'logger' | 'driver'
+    >
+  > {
+  endpoint?: URL;
+  command?: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  auth?: McpAuthOption;
+  headers: Record<string, string>;
+  clientInfo: { name: string; version: string };
+  logger?: McpPoolLogger;
+  driver?: SessionDriver;
+}
+
+export const DEFAULT_POOL_NAME = 'default';
+
+export const POOL_DEFAULTS = {
+  transport: 'streamable_http' as McpTransportKind,
+  stderr: 'inherit' as const,
+  minSessions: 2,
+  maxSessions: 10,
+  maxConcurrentPerSession: 1,
+  acquireTimeoutMs: 30_000,
+  maxWaiters: 1000,
+  connectTimeoutMs: 10_000,
+  callTimeoutMs: 60_000,
+  drainTimeoutMs: 30_000,
+  toolCacheTtlMs: 300_000,
+  healthCheckIntervalMs: 30_000,
+  healthCheckTimeoutMs: 5_000,
+  maxSessionLifetimeMs: 3_600_000,
+  idleTimeoutMs: 600_000,
+  retryBaseDelayMs: 100,
+  retryMaxDelayMs: 30_000,
+  failureThreshold: 5,
+  recoveryTimeoutMs: 30_000,
+  failFast: false,
+};
+
+/** Headers the transport owns; a user may not set them (statically or per request). */
+export const PROTOCOL_HEADERS: ReadonlySet<string> = new Set([
+  'mcp-session-id',
+  'mcp-protocol-version',
+  'content-type',
+  'accept',
+  'host',
+  'content-length',
+]);
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Checks header names and values: a name must be an HTTP token, a value must not contain CR, LF or NUL
+ * (header injection), protocol headers are refused. Returns problems; the value is never echoed.
+ */
+export function headerProblems(field: string, headers: Record<string, unknown>): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (!TOKEN.test(name)) out.push({ field: `${field}`, message: `has an invalid header name ${JSON.stringify(name)}` });
+    else if (PROTOCOL_HEADERS.has(name.toLowerCase()))
+      out.push({ field: `${field}.${name}`, message: 'is a protocol header owned by the MCP transport and cannot be set' });
+    if (typeof value !== 'string') out.push({ field: `${field}.${name}`, message: 'must be a string' });
+    else if (/[\r\n\0]/.test(value)) out.push({ field: `${field}.${name}`, message: 'must not contain CR, LF or NUL' });
+  }
+  return out;
+}
+
+const NON_NEGATIVE_INTS = [
+  'minSessions',
+  'acquireTimeoutMs',
+  'maxWaiters',
+  'drainTimeoutMs',
+  'toolCacheTtlMs',
+  'healthCheckIntervalMs',
+  'maxSessionLifetimeMs',
+  'idleTimeoutMs',
+  'retryBaseDelayMs',
+  'retryMaxDelayMs',
+  'recoveryTimeoutMs',
+] as const;
+const POSITIVE_INTS = [
+  'maxSessions',
+  'maxConcurrentPerSession',
+  'connectTimeoutMs',
+  'callTimeoutMs',
+  'healthCheckTimeoutMs',
+  'failureThreshold',
+] as const;
+
+/** Splits a command line on blanks, honouring simple single and double quotes. */
+export function splitCommandLine(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(line))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  return out;
+}
+
+/**
+ * Fills in defaults and validates. Throws one {@link McpPoolConfigError} that lists every bad field.
+ */
+export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions {
+  const name = options.name ?? DEFAULT_POOL_NAME;
+  const issues: Array<{ field: string; message: string }> = [];
+  if (typeof name !== 'string' || name.length === 0) issues.push({ field: 'name', message: 'must be a non-empty string' });
+
+  const merged = { ...POOL_DEFAULTS, ...stripUndefined(options) } as Record<string, unknown>;
+  for (const key of NON_NEGATIVE_INTS) {
+    const v = merged[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || !Number.isInteger(v))
+      issues.push({ field: key, message: 'must be an integer >= 0' });
+  }
+  for (const key of POSITIVE_INTS) {
+    const v = merged[key];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || !Number.isInteger(v))
+      issues.push({ field: key, message: 'must be an integer >= 1' });
+  }
+  if (
+    typeof merged.minSessions === 'number' &&
+    typeof merged.maxSessions === 'number' &&
+    merged.minSessions > merged.maxSessions
+  )
+    issues.push({ field: 'maxSessions', message: 'must be >= minSessions' });
+  if (
+    typeof merged.retryBaseDelayMs === 'number' &&
+    typeof merged.retryMaxDelayMs === 'number' &&
+    merged.retryBaseDelayMs > merged.retryMaxDelayMs
+  )
+    issues.push({ field: 'retryMaxDelayMs', message: 'must be >= retryBaseDelayMs' });
+
+  const transport = merged.transport;
+  let endpoint: URL | undefined;
+  let command = options.command;
+  let args = options.args ?? [];
+  const headers = options.headers ?? {};
+
+  if (transport !== 'streamable_http' && transport !== 'stdio') {
+    issues.push({ field: 'transport', message: "must be 'streamable_http' or 'stdio'" });
+  } else if (!options.driver && transport === 'streamable_http') {
+    if (options.endpoint === undefined || options.endpoint === '') {
+      issues.push({ field: 'endpoint', message: 'is required for the streamable_http transport (the MCP server URL)' });
+    } else {
+      try {
+        endpoint = new URL(String(options.endpoint));
+        if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')
+          issues.push({ field: 'endpoint', message: 'must be an http: or https: URL' });
+      } catch {
+        issues.push({ field: 'endpoint', message: 'is not a valid URL' });
+      }
+    }
+    if (options.command !== undefined) issues.push({ field: 'command', message: 'is only valid with the stdio transport' });
+  } else if (!options.driver && transport === 'stdio') {
+    if (command === undefined && typeof options.endpoint === 'string' && options.endpoint.trim() !== '') {
+      const parts = splitCommandLine(options.endpoint);
+      command = parts[0];
+      args = [...parts.slice(1), ...args];
+    }
+    if (!command) issues.push({ field: 'command', message: 'is required for the stdio transport (or give endpoint as a command line)' });
+    if (options.headers && Object.keys(options.headers).length > 0)
+      issues.push({ field: 'headers', message: 'cannot be used with the stdio transport (there is no HTTP request to carry them)' });
+    if (options.auth !== undefined)
+      issues.push({ field: 'auth', message: 'cannot be used with the stdio transport (pass credentials through env)' });
+  }
+  if (options.args !== undefined && (!Array.isArray(options.args) || options.args.some((a) => typeof a !== 'string')))
+    issues.push({ field: 'args', message: 'must be an array of strings' });
+  if (options.headers !== undefined) {
+    if (typeof options.headers !== 'object' || options.headers === null) issues.push({ field: 'headers', message: 'must be an object' });
+    else if (transport !== 'stdio') issues.push(...headerProblems('headers', options.headers));
+  }
+  if (options.auth !== undefined && typeof options.auth !== 'string' && typeof options.auth !== 'function')
+    issues.push({ field: 'auth', message: 'must be a string token or a function returning one' });
+  if (typeof options.auth === 'string' && /[\r\n\0]/.test(options.auth))
+    issues.push({ field: 'auth', message: 'must not contain CR, LF or NUL' });
+
+  if (issues.length > 0) throw new McpPoolConfigError(typeof name === 'string' && name ? name : DEFAULT_POOL_NAME, issues);
+
+  return {
+    ...(merged as unknown as ResolvedPoolOptions),
+    name,
+    endpoint,
+    command,
+    args,
+    headers,
+    clientInfo: options.clientInfo ?? { name: 'nestjs-mcp-pool', version: '0.1.0' },
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,23 @@
+/**
+ * nestjs-mcp-pool: warm, shared MCP client sessions. The core (`McpPool`) has no Nest dependency; the
+ * Nest module is exported from here too. The Terminus health indicator lives in `nestjs-mcp-pool/terminus`.
+ */
+export { McpPool, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
+export { McpLease, type CallOptions } from './core/lease';
+export {
+  type McpPoolOptions,
+  type ResolvedPoolOptions,
+  type McpTransportKind,
+  type McpAuthOption,
+  POOL_DEFAULTS,
+  DEFAULT_POOL_NAME,
+  resolvePoolOptions,
+} from './core/options';
+export * from './core/errors';
+export type { McpPoolMetricsSnapshot, PoolGauges } from './core/metrics';
+export type { PercentileSummary } from './core/histogram';
+export type { CircuitState } from './core/circuit-breaker';
+export type { McpPoolLogger } from './core/logger';
+export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
+export { runWithMcpHeaders, currentMcpHeaders, type McpRequestContext } from './context/request-context';
+export { StreamableHttpDriver, StdioDriver } from './transports';

@@ -1,0 +1,99 @@
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
+import { classifyCommon } from './error-classification';
+
+export interface StdioDriverOptions {
+  command: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  stderr: 'inherit' | 'ignore' | 'pipe';
+  /** How long to wait for the child to exit after SIGKILL before giving up waiting. Default 2000. */
+  killWaitMs?: number;
+}
+
+/**
+ * stdio sessions: one child process per session. The session dies when the child exits; closing ends
+ * stdin, then SIGTERM, then SIGKILL (the SDK's sequence), and then we make sure the child is gone.
+ */
+export class StdioDriver implements SessionDriver {
+  readonly kind = 'stdio';
+
+  constructor(private readonly opts: StdioDriverOptions) {}
+
+  async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    const transport = new StdioClientTransport({
+      command: this.opts.command,
+      args: this.opts.args,
+      env: this.opts.env,
+      cwd: this.opts.cwd,
+      stderr: this.opts.stderr,
+    });
+    const client = ctx.newClient();
+    const session = new StdioSession(client, transport, this.opts.killWaitMs ?? 2000);
+    try {
+      await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  classify(error: unknown): ErrorVerdict {
+    return classifyCommon(error) ?? { kind: 'call' };
+  }
+}
+
+class StdioSession implements DriverSession {
+  onDied?: (reason: Error) => void;
+  readonly remoteId = undefined;
+  private closing = false;
+  private readonly exited: Promise<void>;
+  private markExited!: () => void;
+
+  constructor(
+    readonly client: Client,
+    private readonly transport: StdioClientTransport,
+    private readonly killWaitMs: number,
+  ) {
+    this.exited = new Promise((resolve) => (this.markExited = resolve));
+    // The SDK calls onclose when the child's stdio closes ('close' event of the process).
+    client.onclose = () => {
+      this.markExited();
+      if (!this.closing) this.onDied?.(new Error('the MCP server process exited'));
+    };
+  }
+
+  get pid(): number | undefined {
+    return this.transport.pid ?? undefined;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return this.exited;
+    this.closing = true;
+    const pid = this.transport.pid;
+    await this.client.close().catch(() => undefined);
+    // The SDK sends SIGKILL last without waiting for it to take effect; make sure no child outlives us.
+    if (pid && isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      const deadline = Date.now() + this.killWaitMs;
+      while (isAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    }
+    this.markExited();
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

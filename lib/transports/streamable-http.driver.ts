@@ -1,0 +1,126 @@
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
+import { currentMcpHeaders } from '../context/request-context';
+import { classifyCommon, networkCode } from './error-classification';
+
+export interface StreamableHttpDriverOptions {
+  endpoint: URL;
+  /** Static headers on every request (already validated). */
+  headers?: Record<string, string>;
+  /** Bearer token or provider of it, resolved per request. */
+  auth?: string | (() => string | Promise<string>);
+  /** An SDK OAuth provider, handed to the transport as is. */
+  authProvider?: OAuthClientProvider;
+  /** Deadline of the DELETE that ends a session on close. Default 2000. */
+  terminateTimeoutMs?: number;
+  /** The fetch to call underneath (default: global fetch). */
+  fetch?: FetchLike;
+}
+
+/** Network error codes that prove the request never reached the server. */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/**
+ * Streamable HTTP sessions. Each session is one SDK transport (one `Mcp-Session-Id`). The transport is
+ * given our own `fetch`, which adds the headers of the current request context (AsyncLocalStorage) to
+ * that one HTTP request, so that per-request headers reach the wire on a shared, warm session.
+ */
+export class StreamableHttpDriver implements SessionDriver {
+  readonly kind = 'streamable_http';
+  private readonly fetch: FetchLike;
+
+  constructor(private readonly opts: StreamableHttpDriverOptions) {
+    this.fetch = this.contextFetch();
+  }
+
+  async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
+      fetch: this.fetch,
+      authProvider: this.opts.authProvider,
+      requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: this.opts.headers } : undefined,
+    });
+    const client = ctx.newClient();
+    try {
+      await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
+    } catch (error) {
+      await transport.close().catch(() => undefined);
+      throw error;
+    }
+    return new HttpSession(client, transport, this.opts.terminateTimeoutMs ?? 2000);
+  }
+
+  classify(error: unknown, session?: DriverSession): ErrorVerdict {
+    if (error instanceof UnauthorizedError) return { kind: 'auth', status: 401 };
+    if (error instanceof StreamableHTTPError) {
+      const status = error.code;
+      if (status === 401 || status === 403) return { kind: 'auth', status };
+      if (status === 429) return { kind: 'rate-limited' };
+      // The server no longer knows our session id: 404 per the spec, 400 "no valid session" from some
+      // servers. The request was rejected, so it certainly did not run.
+      if (status === 404 && session?.remoteId) return { kind: 'session-fatal', mayHaveRun: false };
+      if (status === 400 && session?.remoteId && /session/i.test(error.message))
+        return { kind: 'session-fatal', mayHaveRun: false };
+      return { kind: 'call' };
+    }
+    const common = classifyCommon(error);
+    if (common) return common;
+    if (error instanceof TypeError && /fetch failed/i.test(error.message)) {
+      const code = networkCode(error);
+      return { kind: 'session-fatal', mayHaveRun: !(code && NEVER_SENT.has(code)) };
+    }
+    return { kind: 'call' };
+  }
+
+  private contextFetch(): FetchLike {
+    const base: FetchLike = this.opts.fetch ?? ((url, init) => fetch(url, init));
+    const auth = this.opts.auth;
+    return async (url, init) => {
+      const perRequest = currentMcpHeaders();
+      if (!perRequest && auth === undefined) return base(url, init);
+      // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
+      const headers = new Headers(init?.headers);
+      if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
+      if (perRequest) for (const name of Object.keys(perRequest)) headers.set(name, perRequest[name]!);
+      return base(url, { ...init, headers });
+    };
+  }
+}
+
+class HttpSession implements DriverSession {
+  onDied?: (reason: Error) => void;
+  private closing = false;
+
+  constructor(
+    readonly client: Client,
+    private readonly transport: StreamableHTTPClientTransport,
+    private readonly terminateTimeoutMs: number,
+  ) {
+    // The HTTP transport only "closes" when we close it; a dead server shows up as failed requests,
+    // which the pool classifies. Still, a close we did not ask for means the session is gone.
+    client.onclose = () => {
+      if (!this.closing) this.onDied?.(new Error('the MCP transport closed'));
+    };
+  }
+
+  get remoteId(): string | undefined {
+    return this.transport.sessionId;
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    // DELETE the session (politeness to the server; bounded), then abort everything the transport holds.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.transport.terminateSession().catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.terminateTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    await this.client.close().catch(() => undefined);
+  }
+}
