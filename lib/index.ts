@@ -2,7 +2,7 @@
  * nestjs-mcp-pool: warm, shared MCP client sessions. The core (`McpPool`) has no Nest dependency; the
  * Nest module is exported from here too. The Terminus health indicator lives in `nestjs-mcp-pool/terminus`.
  */
-export { McpPool, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
+export { McpPool, type McpPoolHealth, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
 export { McpLease, type CallOptions } from './core/lease';
 export {
   type McpPoolOptions,

@@ -46,6 +46,16 @@ export interface PoolCallOptions extends CallOptions {
   acquireTimeoutMs?: number;
 }
 
+/** What {@link McpPool.checkHealth} reports. */
+export interface McpPoolHealth extends PoolStateSummary {
+  status: 'up' | 'degraded' | 'down';
+  /** Why the pool is down or degraded (no secrets). */
+  reason?: string;
+  pool: string;
+  state: PoolLifecycle;
+  minSessions: number;
+}
+
 /** A run of this many timeouts in a row on one session marks it hung: it is evicted. */
 const HUNG_AFTER_TIMEOUTS = 3;
 /** Lifetime jitter: each session retires up to 2.5% early, so that sessions do not all retire at once. */
@@ -222,6 +232,47 @@ export class McpPool {
   /** Pings a pooled session (safe to retry). */
   ping(opts?: PoolCallOptions): Promise<void> {
     return this.withRetry((l) => l.ping(opts), opts, () => true);
+  }
+
+  /**
+   * Whether the pool can serve, for health endpoints. Never throws. `up` when a live session answers a
+   * ping (an idle one is borrowed for it; busy sessions count as serving) or one can be created within
+   * `timeoutMs`; `degraded` when up but below `minSessions`; `down` when draining, closed, the circuit is
+   * open, or no session answers in time.
+   */
+  async checkHealth(opts?: { timeoutMs?: number }): Promise<McpPoolHealth> {
+    const timeoutMs = opts?.timeoutMs ?? this.options.healthCheckTimeoutMs;
+    const report = (status: McpPoolHealth['status'], reason?: string): McpPoolHealth => ({
+      status,
+      ...(reason ? { reason } : {}),
+      pool: this.name,
+      state: this.lifecycle,
+      minSessions: this.options.minSessions,
+      ...this.summary(),
+    });
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return report('down', `pool is ${this.lifecycle}`);
+    if (this.circuitState === 'open' && this.records.size === 0) {
+      return report('down', `circuit open: ${errorMessage(this.circuit.lastError)}`);
+    }
+    const serving = (): McpPoolHealth =>
+      this.records.size - this.retiring < this.options.minSessions
+        ? report('degraded', `${this.records.size - this.retiring} of ${this.options.minSessions} minimum sessions`)
+        : report('up');
+    try {
+      let lease = this.tryAcquire();
+      if (!lease) {
+        if (this.leased > 0) return serving(); // every session is busy serving calls: alive
+        lease = await this.acquire({ acquireTimeoutMs: timeoutMs });
+      }
+      try {
+        await lease.ping({ timeoutMs });
+      } finally {
+        lease.release();
+      }
+      return serving();
+    } catch (error) {
+      return report('down', errorMessage(error));
+    }
   }
 
   /** Drops the cached tools, prompts and resources; the next list call fetches them again. */
