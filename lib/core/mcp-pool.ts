@@ -151,7 +151,11 @@ export class McpPool {
     this.startPromise = (async () => {
       this.startMaintenance();
       this.ensureCapacity();
-      await Promise.allSettled([...this.creations]);
+      // Warm-up is a chain (one creation first, then the rest): wait for it until it completes or fails.
+      while (this.creations.size > 0 && this.lifecycle === 'starting') {
+        await Promise.allSettled([...this.creations]);
+        if (this.circuit.failing) break;
+      }
       if (this.lifecycle !== 'starting') return; // shut down meanwhile
       this.lifecycle = 'running';
       if (this.options.failFast && this.records.size < this.options.minSessions) {
@@ -544,7 +548,10 @@ export class McpPool {
       return;
     }
     if (this.authBlocked) return;
-    if (this.circuit.failing || circuit === 'half-open') {
+    // Slow start: with no live session there is no proof the endpoint works, so one creation runs
+    // first and the rest follow once it succeeds. While creations fail they stay one at a time, spaced
+    // by backoff, however many callers wait.
+    if (this.circuit.failing || circuit === 'half-open' || this.records.size === 0) {
       if (this.creating > 0) return;
       if (now < this.circuit.nextAttemptAt) {
         this.wakeCreationAt(this.circuit.nextAttemptAt);

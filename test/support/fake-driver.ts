@@ -1,0 +1,104 @@
+// A scriptable in-process driver for unit tests of the core: no network, full control over creation
+// (delays, failures) and session death. Fakes are for the unit level only; integration tests use real servers.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
+
+export class FakeSession implements DriverSession {
+  onDied?: (reason: Error) => void;
+  closed = false;
+  readonly remoteId: string;
+  readonly client: Client;
+
+  constructor(readonly index: number, private readonly driver: FakeDriver) {
+    this.remoteId = `fake-${index}`;
+    // Only what the core touches outside calls: capabilities (to decide on tools/list) and ping (probes).
+    this.client = {
+      getServerCapabilities: () => ({}),
+      ping: async () => {
+        if (this.closed || this.driver.pingFails) throw new Error('Not connected');
+        return {};
+      },
+      close: async () => undefined,
+    } as unknown as Client;
+  }
+
+  /** Simulates the transport dying on its own (child exit, connection closed). */
+  die(): void {
+    if (this.closed) return;
+    this.onDied?.(new Error('fake session died'));
+  }
+
+  async close(): Promise<void> {
+    if (!this.closed) {
+      this.closed = true;
+      this.driver.open--;
+    }
+  }
+}
+
+export class FakeDriver implements SessionDriver {
+  readonly kind = 'fake';
+  /** Sessions handed out and not yet closed. */
+  open = 0;
+  maxOpen = 0;
+  attempts = 0;
+  inFlightCreates = 0;
+  maxInFlightCreates = 0;
+  readonly sessions: FakeSession[] = [];
+  /** Fail this many of the next creations. */
+  failNext = 0;
+  /** Fail every creation while true. */
+  down = false;
+  createDelayMs = 0;
+  pingFails = false;
+
+  async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    this.attempts++;
+    this.inFlightCreates++;
+    this.maxInFlightCreates = Math.max(this.maxInFlightCreates, this.inFlightCreates);
+    try {
+      if (this.createDelayMs > 0) await delay(this.createDelayMs, ctx.signal);
+      ctx.signal.throwIfAborted();
+      if (this.down || this.failNext > 0) {
+        if (this.failNext > 0) this.failNext--;
+        throw new Error('connect ECONNREFUSED (fake)');
+      }
+      const s = new FakeSession(this.sessions.length, this);
+      this.sessions.push(s);
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+      return s;
+    } finally {
+      this.inFlightCreates--;
+    }
+  }
+
+  classify(error: unknown): ErrorVerdict {
+    return error instanceof Error && /died|Not connected/.test(error.message)
+      ? { kind: 'session-fatal', mayHaveRun: true }
+      : { kind: 'call' };
+  }
+
+  live(): FakeSession[] {
+    return this.sessions.filter((s) => !s.closed);
+  }
+}
+
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Resolves on the next turn of the event loop, after pending promise callbacks. */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

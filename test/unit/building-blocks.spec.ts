@@ -1,0 +1,162 @@
+import { CircuitBreaker } from '../../lib/core/circuit-breaker';
+import { LatencyHistogram } from '../../lib/core/histogram';
+import { ListCache } from '../../lib/core/list-cache';
+import { RetryBudget } from '../../lib/core/retry-budget';
+import { SessionRecord, SlotIndex } from '../../lib/core/session-record';
+import { WaiterQueue, type Waiter } from '../../lib/core/waiter-queue';
+import type { DriverSession } from '../../lib/core/driver';
+
+function waiter(label: string, log: string[]): Waiter<string> {
+  return { resolve: () => undefined, reject: () => undefined, enqueuedAt: 0, queued: false, cleanup: () => log.push(`cleanup ${label}`) };
+}
+
+describe('WaiterQueue', () => {
+  it('serves waiters in FIFO order', () => {
+    const q = new WaiterQueue<string>();
+    const log: string[] = [];
+    const [a, b, c] = [waiter('a', log), waiter('b', log), waiter('c', log)];
+    q.push(a);
+    q.push(b);
+    q.push(c);
+    expect([q.shift(), q.shift(), q.shift(), q.shift()]).toEqual([a, b, c, undefined]);
+    expect(q.size).toBe(0);
+  });
+
+  it('removes a waiter from the middle once, running its cleanup once', () => {
+    const q = new WaiterQueue<string>();
+    const log: string[] = [];
+    const [a, b, c] = [waiter('a', log), waiter('b', log), waiter('c', log)];
+    q.push(a);
+    q.push(b);
+    q.push(c);
+    expect(q.remove(b)).toBe(true);
+    expect(q.remove(b)).toBe(false);
+    expect(log).toEqual(['cleanup b']);
+    expect(q.drain()).toEqual([a, c]);
+    expect(log).toEqual(['cleanup b', 'cleanup a', 'cleanup c']);
+  });
+});
+
+describe('SlotIndex', () => {
+  const session = {} as DriverSession;
+  const rec = () => new SessionRecord(session, 0, Infinity);
+
+  it('picks the least-loaded session, most recently returned first among equals', () => {
+    const idx = new SlotIndex(3);
+    const [a, b, c] = [rec(), rec(), rec()];
+    a.inFlight = 2;
+    b.inFlight = 1;
+    c.inFlight = 1;
+    for (const r of [a, b, c]) idx.update(r);
+    expect(idx.pick()).toBe(c);
+    expect(idx.freeSlots).toBe(1 + 2 + 2);
+    c.inFlight = 3; // full
+    idx.update(c);
+    expect(idx.pick()).toBe(b);
+    expect(idx.freeSlots).toBe(3);
+  });
+
+  it('never offers a session that is not ready', () => {
+    const idx = new SlotIndex(1);
+    const a = rec();
+    idx.update(a);
+    a.state = 'probing';
+    idx.update(a);
+    expect(idx.pick()).toBeUndefined();
+    expect(idx.freeSlots).toBe(0);
+  });
+});
+
+describe('CircuitBreaker', () => {
+  const opts = { failureThreshold: 3, recoveryTimeoutMs: 1000, retryBaseDelayMs: 100, retryMaxDelayMs: 250 };
+
+  it('spaces attempts with capped exponential backoff and full jitter', () => {
+    const cb = new CircuitBreaker({ ...opts, failureThreshold: 10 }, () => 1);
+    cb.onFailure(new Error('x'), 0);
+    expect(cb.nextAttemptAt).toBe(100);
+    cb.onFailure(new Error('x'), 0);
+    expect(cb.nextAttemptAt).toBe(200);
+    cb.onFailure(new Error('x'), 0);
+    expect(cb.nextAttemptAt).toBe(250); // capped
+    const jittered = new CircuitBreaker(opts, () => 0.5);
+    jittered.onFailure(new Error('x'), 0);
+    expect(jittered.nextAttemptAt).toBe(50);
+  });
+
+  it('opens after failureThreshold failures, half-opens after recovery, reopens on a failed probe', () => {
+    const cb = new CircuitBreaker(opts, () => 0);
+    expect(cb.onFailure(new Error('1'), 0)).toBe(false);
+    expect(cb.onFailure(new Error('2'), 0)).toBe(false);
+    expect(cb.onFailure(new Error('3'), 10)).toBe(true);
+    expect(cb.poll(500)).toBe('open');
+    expect(cb.poll(1010)).toBe('half-open');
+    expect(cb.onFailure(new Error('probe'), 1010)).toBe(true);
+    expect(cb.poll(1500)).toBe('open');
+    expect((cb.lastError as Error).message).toBe('probe');
+    cb.onSuccess();
+    expect(cb.poll(1500)).toBe('closed');
+    expect(cb.failing).toBe(false);
+  });
+});
+
+describe('ListCache', () => {
+  const counters = () => ({ cacheHits: 0, cacheMisses: 0, cacheRefreshCount: 0, cacheWaiters: 0 });
+
+  it('shares one fetch among concurrent misses and serves hits while fresh', async () => {
+    const c = counters();
+    const cache = new ListCache<number[]>(10_000, c);
+    let fetches = 0;
+    const fetch = async () => {
+      fetches++;
+      return [fetches];
+    };
+    const results = await Promise.all(Array.from({ length: 5 }, () => cache.get(fetch)));
+    expect(results.every((r) => r[0] === 1)).toBe(true);
+    expect(await cache.get(fetch)).toEqual([1]);
+    expect(fetches).toBe(1);
+    expect(c).toEqual({ cacheHits: 1, cacheMisses: 5, cacheRefreshCount: 1, cacheWaiters: 4 });
+  });
+
+  it('lets an invalidation during a fetch win over that fetch', async () => {
+    const cache = new ListCache<string>(10_000, counters());
+    let release!: (v: string) => void;
+    const first = cache.get(() => new Promise((r) => (release = r)));
+    cache.invalidate();
+    const second = cache.get(async () => 'fresh');
+    release('stale');
+    expect(await first).toBe('stale'); // its own callers still get an answer
+    expect(await second).toBe('fresh');
+    expect(await cache.get(async () => 'refetched')).toBe('fresh');
+  });
+
+  it('does not store results when the TTL is 0', async () => {
+    const cache = new ListCache<number>(0, counters());
+    let n = 0;
+    await cache.get(async () => ++n);
+    await cache.get(async () => ++n);
+    expect(n).toBe(2);
+  });
+});
+
+describe('LatencyHistogram', () => {
+  it('reports percentiles within one bucket (19%) of the truth, with bounded memory', () => {
+    const h = new LatencyHistogram();
+    for (let i = 1; i <= 1000; i++) h.record(i);
+    const s = h.summary();
+    expect(s.count).toBe(1000);
+    expect(s.p50).toBeGreaterThanOrEqual(500);
+    expect(s.p50).toBeLessThanOrEqual(500 * 1.19);
+    expect(s.p99).toBeGreaterThanOrEqual(990);
+    expect(s.max).toBe(1000);
+    expect(h.counts.length).toBeLessThan(200);
+  });
+});
+
+describe('RetryBudget', () => {
+  it('allows a minimum of retries plus a ratio of calls, then refuses', () => {
+    const b = new RetryBudget(0.1, 2, 1000);
+    for (let i = 0; i < 10; i++) b.recordCall(0);
+    const granted = Array.from({ length: 10 }, () => b.tryRetry(0)).filter(Boolean).length;
+    expect(granted).toBe(3); // 2 + 0.1 * 10
+  });
+});

@@ -1,0 +1,351 @@
+import {
+  AcquireTimeoutError,
+  McpPool,
+  McpPoolConfigError,
+  OperationAbortedError,
+  PoolClosedError,
+  PoolExhaustedError,
+  PoolUnavailableError,
+  SessionCreateError,
+  type McpPoolOptions,
+} from '../../lib';
+import { FakeDriver, delay, tick } from '../support/fake-driver';
+
+const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
+
+function makePool(driver: FakeDriver, options: Partial<McpPoolOptions> = {}): McpPool {
+  return new McpPool({ name: 'unit', driver, minSessions: 0, maxSessions: 2, ...quiet, ...options });
+}
+
+const pools: McpPool[] = [];
+afterEach(async () => {
+  await Promise.all(pools.splice(0).map((p) => p.shutdown()));
+});
+function track(p: McpPool): McpPool {
+  pools.push(p);
+  return p;
+}
+
+describe('McpPool with a fake driver', () => {
+  it('warms minSessions on start', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 2, maxSessions: 4 }));
+    await pool.start();
+    expect(d.open).toBe(2);
+    expect(pool.metrics.snapshot()).toMatchObject({ total: 2, idle: 2, sessionsCreated: 2, state: 'running' });
+  });
+
+  it('refuses to lend before start() and after shutdown()', async () => {
+    const pool = track(makePool(new FakeDriver()));
+    await expect(pool.acquire()).rejects.toThrow(PoolClosedError);
+    await pool.start();
+    await pool.shutdown();
+    await expect(pool.acquire()).rejects.toThrow(/closed/);
+  });
+
+  it('serves waiters in FIFO order as slots come back', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { maxSessions: 1 }));
+    await pool.start();
+    const first = await pool.acquire();
+    const order: number[] = [];
+    const waiting = [1, 2, 3].map((i) =>
+      pool.acquire().then((l) => {
+        order.push(i);
+        l.release();
+      }),
+    );
+    await tick();
+    expect(pool.metrics.snapshot().waiting).toBe(3);
+    first.release();
+    await Promise.all(waiting);
+    expect(order).toEqual([1, 2, 3]);
+    expect(d.sessions.length).toBe(1);
+  });
+
+  it('rejects a waiter at its deadline with the pool state in the message', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1 }));
+    await pool.start();
+    const held = await pool.acquire();
+    const err = await pool.acquire({ acquireTimeoutMs: 30 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AcquireTimeoutError);
+    expect((err as AcquireTimeoutError).message).toMatch(/mcp pool "unit": no session slot within 30 ms \(total=1 idle=0 inFlight=1 waiting=0/);
+    expect(pool.metrics.snapshot()).toMatchObject({ waiting: 0, acquireTimeouts: 1 });
+    held.release();
+  });
+
+  it('rejects a waiter whose signal aborts, and gives the slot to the next', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1 }));
+    await pool.start();
+    const held = await pool.acquire();
+    const ac = new AbortController();
+    const aborted = pool.acquire({ signal: ac.signal });
+    const next = pool.acquire();
+    ac.abort(new Error('user left'));
+    await expect(aborted).rejects.toThrow(OperationAbortedError);
+    held.release();
+    const lease = await next;
+    expect(lease.record).toBe(held.record);
+    lease.release();
+  });
+
+  it('rejects at once when maxWaiters callers already wait', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1, maxWaiters: 2 }));
+    await pool.start();
+    const held = await pool.acquire();
+    const w1 = pool.acquire();
+    const w2 = pool.acquire();
+    const err = await pool.acquire().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PoolExhaustedError);
+    expect((err as PoolExhaustedError).reason).toBe('queue-full');
+    held.release();
+    (await w1).release();
+    (await w2).release();
+  });
+
+  it('creates sessions lazily up to maxSessions and no further', async () => {
+    const d = new FakeDriver();
+    d.createDelayMs = 5;
+    const pool = track(makePool(d, { maxSessions: 3 }));
+    await pool.start();
+    expect(d.open).toBe(0);
+    const leases = await Promise.all(Array.from({ length: 3 }, () => pool.acquire()));
+    const fourth = pool.acquire({ acquireTimeoutMs: 50 });
+    await expect(fourth).rejects.toThrow(AcquireTimeoutError);
+    expect(d.attempts).toBe(3);
+    leases.forEach((l) => l.release());
+  });
+
+  it('does not open a session per caller in a spike: creations match unmet demand only', async () => {
+    const d = new FakeDriver();
+    d.createDelayMs = 10;
+    const pool = track(makePool(d, { maxSessions: 10, maxConcurrentPerSession: 8 }));
+    await pool.start();
+    const leases = await Promise.all(Array.from({ length: 20 }, () => pool.acquire()));
+    expect(d.attempts).toBe(3); // ceil(20 / 8): one first (slow start), then two
+    expect(new Set(leases.map((l) => l.record)).size).toBe(3);
+    leases.forEach((l) => l.release());
+  });
+
+  it('shares a session among leases up to maxConcurrentPerSession, least loaded first', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 2, maxSessions: 2, maxConcurrentPerSession: 2 }));
+    await pool.start();
+    const leases = await Promise.all(Array.from({ length: 4 }, () => pool.acquire()));
+    const perSession = new Map<unknown, number>();
+    for (const l of leases) perSession.set(l.record, (perSession.get(l.record) ?? 0) + 1);
+    expect([...perSession.values()]).toEqual([2, 2]);
+    expect(pool.tryAcquire()).toBeNull();
+    leases.forEach((l) => l.release());
+  });
+
+  it('evicts a session that dies, never lends it again, and replaces it', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1 }));
+    await pool.start();
+    const dead = d.sessions[0]!;
+    dead.die();
+    expect(dead.closed).toBe(true);
+    const lease = await pool.acquire();
+    expect(lease.record.session).not.toBe(dead);
+    expect(pool.metrics.snapshot()).toMatchObject({ sessionsCreated: 2, sessionsDestroyed: 1, reconnectCount: 1 });
+    lease.release();
+  });
+
+  it('releases a lease exactly once, however often release() is called', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1 }));
+    await pool.start();
+    const lease = await pool.acquire();
+    lease.release();
+    lease.release();
+    await lease[Symbol.asyncDispose]();
+    expect(pool.metrics.snapshot()).toMatchObject({ inFlight: 0, borrowCount: 1, returnCount: 1 });
+  });
+
+  it('returns the lease of session() even when the callback throws', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1 }));
+    await pool.start();
+    await expect(pool.session(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+    expect(pool.metrics.snapshot().inFlight).toBe(0);
+  });
+
+  it('serialises creation attempts while the endpoint fails, however many callers wait', async () => {
+    const d = new FakeDriver();
+    d.down = true;
+    d.createDelayMs = 2;
+    const pool = track(
+      makePool(d, { maxSessions: 10, failureThreshold: 1000, retryBaseDelayMs: 5, retryMaxDelayMs: 20, acquireTimeoutMs: 200 }),
+    );
+    await pool.start();
+    const results = await Promise.allSettled(Array.from({ length: 50 }, () => pool.acquire()));
+    expect(results.every((r) => r.status === 'rejected' && r.reason instanceof AcquireTimeoutError)).toBe(true);
+    expect(d.maxInFlightCreates).toBe(1);
+    // 200 ms with backoff capped at 20 ms: a few dozen attempts at most, not 50 callers' worth each.
+    expect(d.attempts).toBeLessThan(40);
+    const reason = (results[0] as PromiseRejectedResult).reason as AcquireTimeoutError;
+    expect((reason.cause as Error).message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('opens the circuit after failureThreshold failures, rejects fast, then recovers through one probe', async () => {
+    const d = new FakeDriver();
+    d.down = true;
+    const pool = track(
+      makePool(d, { minSessions: 1, maxSessions: 4, failureThreshold: 3, retryBaseDelayMs: 1, retryMaxDelayMs: 2, recoveryTimeoutMs: 100 }),
+    );
+    await pool.start();
+    const waiter = pool.acquire({ acquireTimeoutMs: 5000 });
+    const err = await waiter.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PoolUnavailableError);
+    expect(((err as PoolUnavailableError).cause as Error).message).toMatch(/ECONNREFUSED/);
+    expect(d.attempts).toBe(3);
+    expect(pool.circuitState).toBe('open');
+    const t0 = Date.now();
+    await expect(pool.acquire()).rejects.toThrow(PoolUnavailableError);
+    expect(Date.now() - t0).toBeLessThan(20);
+    d.down = false;
+    await delay(120);
+    const lease = await pool.acquire();
+    expect(pool.circuitState).toBe('closed');
+    expect(d.attempts).toBeGreaterThanOrEqual(4);
+    lease.release();
+  });
+
+  it('fails start() with a SessionCreateError when failFast is set and warm-up fails', async () => {
+    const d = new FakeDriver();
+    d.down = true;
+    const pool = track(makePool(d, { minSessions: 1, failFast: true }));
+    await expect(pool.start()).rejects.toThrow(SessionCreateError);
+    expect(pool.state).toBe('closed');
+  });
+
+  it('keeps running and retrying after a failed warm-up without failFast', async () => {
+    const d = new FakeDriver();
+    d.failNext = 1;
+    const pool = track(makePool(d, { minSessions: 1, retryBaseDelayMs: 1, retryMaxDelayMs: 2 }));
+    await pool.start();
+    expect(pool.state).toBe('running');
+    const lease = await pool.acquire();
+    expect(d.attempts).toBe(2);
+    lease.release();
+  });
+
+  it('on shutdown rejects waiters, lets leases finish, then closes every session', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1 }));
+    await pool.start();
+    const held = await pool.acquire();
+    const waiter = pool.acquire();
+    const closing = pool.shutdown();
+    await expect(waiter).rejects.toThrow(PoolClosedError);
+    await expect(pool.acquire()).rejects.toThrow(/draining/);
+    await tick();
+    expect(d.open).toBe(1); // still serving the lease
+    held.release();
+    await closing;
+    expect(d.open).toBe(0);
+    expect(pool.metrics.snapshot()).toMatchObject({ total: 0, waiting: 0, creating: 0, state: 'closed' });
+  });
+
+  it('closes sessions when the drain deadline passes with leases still out', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1, drainTimeoutMs: 30 }));
+    await pool.start();
+    const held = await pool.acquire();
+    const t0 = Date.now();
+    await pool.shutdown();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(25);
+    expect(d.open).toBe(0);
+    held.release(); // late release is harmless
+  });
+
+  it('retires a session past its lifetime when it comes back, never mid-lease', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1, maxSessionLifetimeMs: 40 }));
+    await pool.start();
+    const lease = await pool.acquire();
+    await delay(80);
+    expect(d.sessions[0]!.closed).toBe(false); // held: not retired under the caller
+    lease.release();
+    expect(d.sessions[0]!.closed).toBe(true);
+    const next = await pool.acquire();
+    expect(next.record.session).toBe(d.sessions[1]);
+    expect(pool.metrics.snapshot().recycledCount).toBeGreaterThanOrEqual(1);
+    next.release();
+  });
+
+  it('shrinks idle sessions back to minSessions', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 3, idleTimeoutMs: 40 }));
+    await pool.start();
+    const leases = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()]);
+    leases.forEach((l) => l.release());
+    expect(d.open).toBe(3);
+    await delay(150);
+    expect(d.open).toBe(1);
+  });
+
+  it('evicts an idle session whose health ping fails and replaces it', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 20 }));
+    await pool.start();
+    d.pingFails = true;
+    await delay(100);
+    expect(d.sessions[0]!.closed).toBe(true);
+    d.pingFails = false;
+    await delay(50);
+    expect(pool.metrics.snapshot().healthCheckFailures).toBeGreaterThanOrEqual(1);
+    const lease = await pool.acquire();
+    expect(lease.record.session.remoteId).not.toBe('fake-0');
+    lease.release();
+  });
+
+  it('tryAcquire never waits', async () => {
+    const pool = track(makePool(new FakeDriver(), { maxSessions: 1, minSessions: 1 }));
+    await pool.start();
+    const lease = pool.tryAcquire();
+    expect(lease).not.toBeNull();
+    expect(pool.tryAcquire()).toBeNull();
+    lease!.release();
+  });
+});
+
+describe('pool options', () => {
+  const bad = (o: McpPoolOptions) => {
+    try {
+      new McpPool(o);
+    } catch (e) {
+      return e as McpPoolConfigError;
+    }
+    throw new Error('expected a config error');
+  };
+
+  it('names the pool and every bad field', () => {
+    const e = bad({ name: 'github', endpoint: 'http://x/mcp', minSessions: 5, maxSessions: 2, acquireTimeoutMs: -1 });
+    expect(e).toBeInstanceOf(McpPoolConfigError);
+    expect(e.message).toBe('mcp pool "github": acquireTimeoutMs must be an integer >= 0; maxSessions must be >= minSessions');
+    expect(e.issues.map((i) => i.field)).toEqual(['acquireTimeoutMs', 'maxSessions']);
+  });
+
+  it('requires a parseable endpoint for HTTP and a command for stdio', () => {
+    expect(bad({}).field).toBe('endpoint');
+    expect(bad({ endpoint: 'not a url' }).message).toMatch(/endpoint is not a valid URL/);
+    expect(bad({ transport: 'stdio' }).field).toBe('command');
+  });
+
+  it('refuses headers on a stdio pool instead of dropping them', () => {
+    expect(bad({ transport: 'stdio', command: 'node', headers: { 'x-a': '1' } }).field).toBe('headers');
+  });
+
+  it('refuses protocol headers and CR/LF in values without echoing the value', () => {
+    const e = bad({ endpoint: 'http://x/mcp', headers: { 'mcp-session-id': 'a', 'x-b': 'secret\r\nInjected: 1' } });
+    expect(e.message).toMatch(/mcp-session-id is a protocol header/);
+    expect(e.message).toMatch(/headers.x-b must not contain CR, LF or NUL/);
+    expect(e.message).not.toMatch(/secret/);
+  });
+
+  it('accepts a stdio command line as endpoint', () => {
+    const pool = new McpPool({ transport: 'stdio', endpoint: 'node "my server.js" --flag' });
+    expect(pool.options.command).toBe('node');
+    expect(pool.options.args).toEqual(['my server.js', '--flag']);
+  });
+});
