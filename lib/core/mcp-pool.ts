@@ -488,6 +488,10 @@ export class McpPool {
     switch (verdict.kind) {
       case 'session-fatal':
         this.evict(rec, 'lost', error);
+        // The server refused a session it once knew (restarted, or expired it): the other idle sessions are
+        // suspect too. Probe them now, so that a retry gets a validated or a fresh session, not the next
+        // stale one.
+        if (!verdict.mayHaveRun) for (const other of this.records) if (other.state === 'ready' && other.inFlight === 0) this.probe(other);
         return new SessionLostError(this.name, method, verdict.mayHaveRun, error);
       case 'auth':
         return new McpAuthError(this.name, verdict.status, error);

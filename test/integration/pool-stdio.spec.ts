@@ -1,0 +1,82 @@
+// The pool over stdio: every session is a real child process running the SDK's McpServer.
+import { join } from 'node:path';
+import { McpPool, SessionLostError, type McpPoolOptions } from '../../lib';
+import { isAlive, textOf, until } from '../support/pids';
+
+const SERVER = join(__dirname, '..', 'fixtures', 'stdio-server.cjs');
+let pool: McpPool | undefined;
+
+function stdioPool(options: Partial<McpPoolOptions> = {}): McpPool {
+  pool = new McpPool({
+    name: 'files',
+    transport: 'stdio',
+    command: process.execPath,
+    args: [SERVER],
+    minSessions: 2,
+    maxSessions: 2,
+    healthCheckIntervalMs: 0,
+    ...options,
+  });
+  return pool;
+}
+
+async function pidOf(p: McpPool): Promise<number> {
+  return Number(textOf(await p.callTool('pid')));
+}
+
+afterEach(async () => {
+  await pool?.shutdown();
+  pool = undefined;
+});
+
+it('warms one child process per session', async () => {
+  const p = stdioPool();
+  await p.start();
+  const pids = await Promise.all([
+    p.session(async (l) => Number(textOf(await l.callTool('pid')))),
+    p.session(async (l) => Number(textOf(await l.callTool('pid')))),
+  ]);
+  expect(new Set(pids).size).toBe(2);
+  expect(pids.every(isAlive)).toBe(true);
+  expect(textOf(await p.callTool('echo', { text: 'over stdio' }))).toBe('over stdio');
+});
+
+it('fails the caller with a typed error when its child is SIGKILLed mid-call, then serves on a new child', async () => {
+  const p = stdioPool({ minSessions: 1, maxSessions: 1 });
+  await p.start();
+  const pid = await pidOf(p);
+  const call = p.callTool('sleep', { ms: 5000 });
+  await new Promise((r) => setTimeout(r, 50));
+  process.kill(pid, 'SIGKILL');
+  const err = await call.catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(SessionLostError);
+  expect((err as SessionLostError).mayHaveRun).toBe(true);
+  const next = await pidOf(p);
+  expect(next).not.toBe(pid);
+  expect(p.metrics.snapshot()).toMatchObject({ sessionsDestroyed: 1, reconnectCount: 1 });
+});
+
+it('leaves no child process after shutdown, even with calls in flight', async () => {
+  const p = stdioPool({ drainTimeoutMs: 100 });
+  await p.start();
+  const pids = await Promise.all([p.session(async (l) => Number(textOf(await l.callTool('pid')))), pidOf(p)]);
+  const inflight = p.callTool('sleep', { ms: 10_000 }).catch((e: unknown) => e);
+  await new Promise((r) => setTimeout(r, 30));
+  await p.shutdown();
+  expect(await inflight).toMatchObject({ name: 'PoolClosedError' });
+  for (const pid of pids) expect(isAlive(pid)).toBe(false);
+});
+
+it('replaces a child that exits right after initialize', async () => {
+  const p = stdioPool({
+    minSessions: 1,
+    maxSessions: 1,
+    env: { MCP_FIXTURE_MODE: 'exit-after-initialize' },
+    retryBaseDelayMs: 10,
+    retryMaxDelayMs: 50,
+    failureThreshold: 100,
+  });
+  await p.start();
+  await until(() => p.metrics.snapshot().sessionsDestroyed + p.metrics.snapshot().sessionCreateFailures >= 2, 5000, 'children to die');
+  expect(p.state).toBe('running');
+});
