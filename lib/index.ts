@@ -21,3 +21,5 @@ export type { McpPoolLogger } from './core/logger';
 export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
 export { runWithMcpHeaders, currentMcpHeaders, type McpRequestContext } from './context/request-context';
 export { StreamableHttpDriver, StdioDriver } from './transports';
+// The Nest layer: McpPoolModule, @InjectMcpPool, McpPoolRegistry, McpHeadersInterceptor (nothing from @nestjs/terminus).
+export * from './nest';

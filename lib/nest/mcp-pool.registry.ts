@@ -1,0 +1,97 @@
+import { Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { McpPoolConfigError, McpPoolError } from '../core/errors';
+import type { McpPool } from '../core/mcp-pool';
+import { DEFAULT_POOL_NAME } from '../core/options';
+
+/**
+ * Every pool registered in this Nest application, by name. One instance per application (it lives in a
+ * global module, not in static state), so two applications in one process never see each other's pools.
+ *
+ * It also runs the pools' lifecycle: all pools start (warm up) together in `onModuleInit`, before any
+ * non-global module's `onModuleInit`; `beforeApplicationShutdown` puts them all into draining (new calls
+ * are rejected, health reports down); `onApplicationShutdown` lets in-flight calls finish (up to each
+ * pool's `drainTimeoutMs`) and closes every session and child process.
+ */
+@Injectable()
+export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly pools = new Map<string, McpPool>();
+  private started = false;
+
+  /** The pool registered under `name`; throws an {@link McpPoolError} naming the registered pools if there is none. */
+  get(name: string = DEFAULT_POOL_NAME): McpPool {
+    const pool = this.pools.get(name);
+    if (!pool) {
+      const known = this.names();
+      throw new McpPoolError(
+        name,
+        `no such pool is registered (registered: ${known.length ? known.join(', ') : 'none'}); ` +
+          `register it with McpPoolModule.forRoot({ name: '${name}', ... })`,
+      );
+    }
+    return pool;
+  }
+
+  /** Whether a pool is registered under `name`. */
+  has(name: string = DEFAULT_POOL_NAME): boolean {
+    return this.pools.has(name);
+  }
+
+  /** Names of the registered pools, in registration order. */
+  names(): string[] {
+    return [...this.pools.keys()];
+  }
+
+  /** The registered pools, in registration order. */
+  all(): McpPool[] {
+    return [...this.pools.values()];
+  }
+
+  [Symbol.iterator](): IterableIterator<McpPool> {
+    return this.pools.values();
+  }
+
+  /**
+   * @internal Called by each registration's pool provider. A second pool under one name is a
+   * configuration error (each `forRoot`/`forRootAsync` call creates its own pool).
+   */
+  add(pool: McpPool): void {
+    if (this.pools.has(pool.name)) {
+      throw new McpPoolConfigError(pool.name, [
+        {
+          field: 'name',
+          message:
+            'is registered more than once (each McpPoolModule.forRoot/forRootAsync call creates a pool); give each registration a unique name, or import one registration from a shared module',
+        },
+      ]);
+    }
+    this.pools.set(pool.name, pool);
+  }
+
+  /** @internal Whether the application has started the pools (a pool registered later, by a lazy-loaded module, starts at once). */
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** @internal Starts every pool together. If one fails (only with `failFast`), all pools are shut down and the error is rethrown. */
+  async onModuleInit(): Promise<void> {
+    this.started = true;
+    const pools = this.all();
+    const results = await Promise.allSettled(pools.map((pool) => pool.start()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // The application will not start; leave no session or child process behind.
+      await Promise.allSettled(pools.map((pool) => pool.shutdown()));
+      throw failed.reason;
+    }
+  }
+
+  /** @internal Stops accepting calls on every pool; calls already running go on. */
+  beforeApplicationShutdown(): void {
+    for (const pool of this.pools.values()) pool.beginDrain();
+  }
+
+  /** @internal Finishes the drain of every pool (in parallel) and closes them. */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled(this.all().map((pool) => pool.shutdown()));
+  }
+}
