@@ -324,18 +324,16 @@ describe('McpPoolHealthIndicator', () => {
   });
 
   it('reports a pool below minSessions as up, flagged degraded, with the reason', async () => {
-    // The first session connects; every later creation hangs until its connect deadline.
+    // The first session connects; every later creation is refused.
     const real = new StreamableHttpDriver({ endpoint: server.url });
     let creations = 0;
     const driver = {
       kind: 'streamable_http',
       classify: real.classify.bind(real),
       create: (ctx: Parameters<StreamableHttpDriver['create']>[0]) =>
-        ++creations === 1 ? real.create(ctx) : new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason))),
+        ++creations === 1 ? real.create(ctx) : Promise.reject(new Error('refused by the test driver')),
     };
-    const health = await bootWithTerminus(
-      McpPoolModule.forRoot({ name: 'half', endpoint: server.url, driver, minSessions: 2, connectTimeoutMs: 50, logger: false }),
-    );
+    const health = await bootWithTerminus(McpPoolModule.forRoot({ name: 'half', endpoint: server.url, driver, minSessions: 2, logger: false }));
     const result = await health.isHealthy('half', { pool: 'half' });
     expect(result.half).toMatchObject({ status: 'up', degraded: true, reason: '1 of 2 minimum sessions', total: 1 });
   });
