@@ -18,6 +18,7 @@ import {
   type McpPoolModuleOptions,
   type McpPoolOptionsFactory,
 } from '../../lib';
+import { validatePoolOptions } from '../../lib/nest/validate-pool-options';
 import { McpPoolHealthIndicator } from '../../lib/terminus';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
 import { textOf } from './support/e2e-mcp-server';
@@ -164,6 +165,26 @@ describe('forRoot / forRootAsync', () => {
     ).rejects.toThrow(/McpPool:local/);
   });
 
+  it('one registration imported by several modules is one pool', async () => {
+    const shared = McpPoolModule.forRoot({ name: 'shared', endpoint: server.url, ...quiet });
+    @Injectable()
+    class ServiceA {
+      constructor(@InjectMcpPool('shared') readonly pool: McpPool) {}
+    }
+    @Injectable()
+    class ServiceB {
+      constructor(@InjectMcpPool('shared') readonly pool: McpPool) {}
+    }
+    @Module({ imports: [shared], providers: [ServiceA] })
+    class ModuleA {}
+    @Module({ imports: [shared], providers: [ServiceB] })
+    class ModuleB {}
+
+    const app = await boot(moduleOf({ imports: [ModuleA, ModuleB] }));
+    expect(app.get(ServiceA).pool).toBe(app.get(ServiceB).pool);
+    expect(app.get(McpPoolRegistry).names()).toEqual(['shared']);
+  });
+
   it('two applications in one process each see only their own pools', async () => {
     const other = await startHttpMcpServer();
     try {
@@ -228,6 +249,26 @@ describe('validation at boot', () => {
       failFast: "must be true or false (or the string 'true'/'false')",
       endpoint: 'is not a valid URL',
     });
+  });
+
+  it.each([
+    [{ maxSessions: ' 12 ', minSessions: '0', callTimeoutMs: '1e3', failFast: 'FALSE' }, { maxSessions: 12, minSessions: 0, callTimeoutMs: 1000, failFast: false }],
+    [{ maxWaiters: 7, failFast: '1' }, { maxWaiters: 7, failFast: true }],
+  ])('converts strings as environment variables carry them: %j', (given, expected) => {
+    expect(validatePoolOptions('github', { endpoint: server.url, ...given })).toMatchObject({ name: 'github', ...expected });
+  });
+
+  it.each([
+    [{ maxSessions: '' }, 'maxSessions must be an integer >= 1'],
+    [{ maxSessions: '2.5' }, 'maxSessions must be an integer >= 1'],
+    [{ idleTimeoutMs: '-1' }, 'idleTimeoutMs must be an integer >= 0'],
+    [{ retryBaseDelayMs: '500', retryMaxDelayMs: '100' }, 'retryMaxDelayMs must be >= retryBaseDelayMs'],
+    [{ minSessions: 20 }, 'maxSessions must be >= minSessions'],
+    [{ transport: 'sse' }, "transport must be 'streamable_http' or 'stdio'"],
+    [{ failFast: 'yes please' }, "failFast must be true or false (or the string 'true'/'false')"],
+    [{ logger: console.log }, 'logger must be false or an object with log, warn and error methods (a Nest Logger fits)'],
+  ])('rejects %j', (given, message) => {
+    expect(() => validatePoolOptions('github', { endpoint: server.url, ...given })).toThrow(`mcp pool "github": ${message}`);
   });
 
   it('reports non-numeric environment strings from forRootAsync, without echoing their values', async () => {

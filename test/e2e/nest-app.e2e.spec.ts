@@ -34,6 +34,7 @@ function buildAppModule(githubUrl: URL): Type<unknown> {
     constructor(@Inject(ToolsService) private readonly tools: ToolsService) {}
 
     @Get('echo')
+    @UseInterceptors(McpHeadersInterceptor)
     echo(@Query('text') text: string) {
       return this.tools.echoBoth(text);
     }
@@ -127,8 +128,10 @@ describe.each(ADAPTERS)('McpPoolModule in a Nest app on %s', (adapter) => {
   });
 
   it('injects two named pools (HTTP and stdio) into a service and registers both', async () => {
-    const res = await request(running.url).get('/echo').query({ text: 'hello' }).expect(200);
+    // The forwarded header goes to the HTTP pool; the stdio pool has no HTTP request and ignores it.
+    const res = await request(running.url).get('/echo').query({ text: 'hello' }).set('x-request-id', 'req-echo').expect(200);
     expect(res.body).toEqual({ github: 'hello', files: 'hello' });
+    expect(mcp.server.recorder.lastCall('echo')?.headers['x-request-id']).toBe('req-echo');
     const registry = running.app.get(McpPoolRegistry);
     expect(registry.names()).toEqual(['github', 'files']);
     expect(registry.all().map((p) => p.state)).toEqual(['running', 'running']);
