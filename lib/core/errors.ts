@@ -154,10 +154,10 @@ export class McpAuthError extends McpPoolError {
 
 /** Best-effort message of an unknown thrown value (never includes headers or tokens: we never put them in errors). */
 export function errorMessage(e: unknown): string {
-  if (e instanceof Error) {
+  if (typeof e === 'object' && e !== null && typeof (e as Error).message === 'string') {
     const cause = (e as { cause?: unknown }).cause;
     const code = cause && typeof cause === 'object' && 'code' in cause ? ` (${String((cause as { code: unknown }).code)})` : '';
-    return `${e.message}${code}`;
+    return `${(e as Error).message}${code}`;
   }
   return String(e);
 }

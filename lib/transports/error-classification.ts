@@ -15,7 +15,7 @@ export function classifyCommon(error: unknown): ErrorVerdict | undefined {
       return { kind: 'session-fatal', mayHaveRun: true };
     return { kind: 'call' };
   }
-  if (error instanceof Error && error.message === 'Not connected') return { kind: 'session-fatal', mayHaveRun: false };
+  if (isErrorLike(error) && error.message === 'Not connected') return { kind: 'session-fatal', mayHaveRun: false };
   return undefined;
 }
 
@@ -28,4 +28,9 @@ export function networkCode(error: unknown): string | undefined {
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;
+}
+
+/** An Error from any realm (instanceof Error fails across vm contexts, e.g. Node internals under Jest). */
+export function isErrorLike(e: unknown): e is Error {
+  return typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' && typeof (e as Error).name === 'string';
 }

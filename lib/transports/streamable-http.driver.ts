@@ -4,7 +4,8 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { currentMcpHeaders } from '../context/request-context';
-import { classifyCommon, networkCode } from './error-classification';
+import { classifyCommon, isErrorLike, networkCode } from './error-classification';
+import { LostResponseWatch } from './lost-response-watch';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -37,8 +38,9 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    const watch = new LostResponseWatch();
     const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
-      fetch: this.fetch,
+      fetch: watch.wrapFetch(this.fetch),
       authProvider: this.opts.authProvider,
       requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: this.opts.headers } : undefined,
     });
@@ -46,10 +48,12 @@ export class StreamableHttpDriver implements SessionDriver {
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
     } catch (error) {
+      watch.close();
       await transport.close().catch(() => undefined);
       throw error;
     }
-    return new HttpSession(client, transport, this.opts.terminateTimeoutMs ?? 2000);
+    watch.attach(transport);
+    return new HttpSession(client, transport, watch, this.opts.terminateTimeoutMs ?? 2000);
   }
 
   classify(error: unknown, session?: DriverSession): ErrorVerdict {
@@ -67,7 +71,9 @@ export class StreamableHttpDriver implements SessionDriver {
     }
     const common = classifyCommon(error);
     if (common) return common;
-    if (error instanceof TypeError && /fetch failed/i.test(error.message)) {
+    // Checked by name, not instanceof: undici's errors come from Node's own realm, which differs from the
+    // caller's under vm-based runners such as Jest.
+    if (isErrorLike(error) && error.name === 'TypeError' && /fetch failed/i.test(error.message)) {
       const code = networkCode(error);
       return { kind: 'session-fatal', mayHaveRun: !(code && NEVER_SENT.has(code)) };
     }
@@ -96,6 +102,7 @@ class HttpSession implements DriverSession {
   constructor(
     readonly client: Client,
     private readonly transport: StreamableHTTPClientTransport,
+    private readonly watch: LostResponseWatch,
     private readonly terminateTimeoutMs: number,
   ) {
     // The HTTP transport only "closes" when we close it; a dead server shows up as failed requests,
@@ -121,6 +128,7 @@ class HttpSession implements DriverSession {
       }),
     ]);
     clearTimeout(timer);
+    this.watch.close();
     await this.client.close().catch(() => undefined);
   }
 }
