@@ -36,3 +36,11 @@ export function mergeHeaders(
   for (const m of maps) if (m) for (const k of Object.keys(m)) out[k.toLowerCase()] = m[k]!;
   return out;
 }
+
+/**
+ * Runs `fn` outside any request context. Session creation and health probes use it: a session is shared,
+ * so its `initialize` must not carry the headers (or identity) of whichever caller happened to trigger it.
+ */
+export function withoutRequestContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}

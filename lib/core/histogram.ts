@@ -59,6 +59,14 @@ export class LatencyHistogram {
     };
   }
 
+  /** Adds another histogram's samples to this one (aggregating partitions). */
+  add(other: LatencyHistogram): void {
+    for (let i = 0; i < BUCKETS; i++) this.counts[i]! += other.counts[i]!;
+    this.count += other.count;
+    this.sum += other.sum;
+    if (other.max > this.max) this.max = other.max;
+  }
+
   reset(): void {
     this.counts.fill(0);
     this.count = this.sum = this.max = 0;

@@ -63,6 +63,24 @@ export class ListCache<T> {
     return promise;
   }
 
+  /** The current generation; pass it to {@link offer} with a value fetched from then on. */
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /**
+   * Stores a value fetched elsewhere (a new session lists its tools anyway) unless an invalidation came
+   * after `generation` or a fresh value is already there.
+   */
+  offer(value: T, generation: number): void {
+    if (generation !== this.generation || this.ttlMs === 0) return;
+    if (this.value !== undefined && Date.now() < this.expiresAt) return;
+    const previous = this.lastKnown;
+    this.lastKnown = this.value = value;
+    this.expiresAt = Date.now() + this.ttlMs;
+    this.onStored?.(value, previous);
+  }
+
   /** The stored value, fresh or not (used to read tool annotations without a round trip). */
   peek(): T | undefined {
     return this.lastKnown;

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { ErrorCode, McpError, type CallToolResult, type Prompt, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { mergeHeaders, runWithMcpHeaders } from '../context/request-context';
+import { currentMcpHeaders, mergeHeaders, runWithMcpHeaders, withoutRequestContext } from '../context/request-context';
 import { createDriver } from '../transports';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import type { DriverSession, SessionDriver } from './driver';
@@ -25,6 +25,7 @@ import { ListCache } from './list-cache';
 import { PoolMetrics, type PoolGauges } from './metrics';
 import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedPoolOptions } from './options';
 import { RetryBudget } from './retry-budget';
+import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions';
 import { SessionRecord, SlotIndex } from './session-record';
 import { WaiterQueue, type Waiter } from './waiter-queue';
 
@@ -107,15 +108,30 @@ export class McpPool {
   private readonly toolsCache: ListCache<Tool[]>;
   private readonly promptsCache: ListCache<Prompt[]>;
   private readonly resourcesCache: ListCache<Resource[]>;
+  private readonly partitions: PartitionTable<McpPool> | undefined;
 
-  constructor(options: McpPoolOptions) {
-    this.options = resolvePoolOptions(options);
+  constructor(private readonly rawOptions: McpPoolOptions) {
+    this.options = resolvePoolOptions(rawOptions);
     this.name = this.options.name;
     this.driver = createDriver(this.options);
     this.slots = new SlotIndex(this.options.maxConcurrentPerSession);
     this.circuit = new CircuitBreaker(this.options);
-    this.metrics = new PoolMetrics(this.name, () => this.gauges());
-    this.toolsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
+    this.partitions = this.options.partitionBy ? new PartitionTable(this.options.maxPartitions) : undefined;
+    this.metrics = new PoolMetrics(
+      this.name,
+      () => this.gauges(),
+      () => this.partitions?.values().map((p) => p.metrics) ?? [],
+    );
+    const onToolsChanged = this.options.onToolsChanged;
+    this.toolsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics, (tools, previous) => {
+      if (onToolsChanged && previous && toolsSignature(tools) !== toolsSignature(previous)) {
+        try {
+          onToolsChanged(tools, previous);
+        } catch (error) {
+          this.log('warn', `onToolsChanged threw: ${errorMessage(error)}`);
+        }
+      }
+    });
     this.promptsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.resourcesCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.host = {
@@ -173,6 +189,8 @@ export class McpPool {
    */
   acquire(opts?: AcquireOptions): Promise<McpLease> {
     try {
+      const partition = this.partitionFor(opts?.headers);
+      if (partition) return partition.acquire(opts);
       const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
       const now = Date.now();
       const rec = this.takeNow();
@@ -185,6 +203,8 @@ export class McpPool {
 
   /** Returns a lease at once, or null when no slot is free right now (never waits on creation). */
   tryAcquire(opts?: Pick<AcquireOptions, 'headers'>): McpLease | null {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.tryAcquire(opts);
     const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
     const now = Date.now();
     const rec = this.takeNow();
@@ -211,16 +231,22 @@ export class McpPool {
    * was lost and the call certainly did not run, or the tool is annotated read-only or idempotent.
    */
   callTool(name: string, args?: Record<string, unknown>, opts?: PoolCallOptions): Promise<CallToolResult> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.callTool(name, args, opts);
     return this.withRetry((l) => l.callTool(name, args, opts), opts, () => this.isToolSafeToRepeat(name));
   }
 
   /** Every tool of the server (all pages), from the cache while fresh. */
   listTools(opts?: PoolCallOptions): Promise<Tool[]> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.listTools(opts);
     return this.toolsCache.get(() => this.withRetry((l) => l.listAllTools(opts), opts, () => true));
   }
 
   /** Every prompt of the server (all pages), cached like the tools. */
   listPrompts(opts?: PoolCallOptions): Promise<Prompt[]> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.listPrompts(opts);
     return this.promptsCache.get(() =>
       this.withRetry((l) => collectPages((cursor) => l.listPrompts(cursor ? { cursor } : undefined, opts), (p) => p.prompts), opts, () => true),
     );
@@ -228,6 +254,8 @@ export class McpPool {
 
   /** Every resource of the server (all pages), cached like the tools. */
   listResources(opts?: PoolCallOptions): Promise<Resource[]> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.listResources(opts);
     return this.resourcesCache.get(() =>
       this.withRetry((l) => collectPages((cursor) => l.listResources(cursor ? { cursor } : undefined, opts), (p) => p.resources), opts, () => true),
     );
@@ -235,6 +263,8 @@ export class McpPool {
 
   /** Pings a pooled session (safe to retry). */
   ping(opts?: PoolCallOptions): Promise<void> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.ping(opts);
     return this.withRetry((l) => l.ping(opts), opts, () => true);
   }
 
@@ -284,6 +314,12 @@ export class McpPool {
     this.toolsCache.invalidate();
     this.promptsCache.invalidate();
     this.resourcesCache.invalidate();
+    for (const p of this.partitions?.values() ?? []) p.invalidateToolsCache();
+  }
+
+  /** Leases out, callers waiting or sessions being created: a partition with none may be closed. */
+  get busy(): boolean {
+    return this.leased > 0 || !this.waiters.isEmpty || this.creating > 0;
   }
 
   /**
@@ -295,6 +331,7 @@ export class McpPool {
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;
     this.lifecycle = 'draining';
     this.stopTimers();
+    for (const p of this.partitions?.values() ?? []) p.beginDrain();
     for (const w of this.waiters.drain()) w.reject(new PoolClosedError(this.name, 'draining'));
     for (const ac of this.creationAborts) ac.abort(new PoolClosedError(this.name, 'draining'));
   }
@@ -311,6 +348,52 @@ export class McpPool {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.shutdown();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Identity partitions
+
+  /**
+   * The partition that serves the current request's identity, or undefined (no partitioning, or no
+   * identity: the shared sessions serve it). Created on first use; throws when every partition is busy.
+   */
+  private partitionFor(extra: Record<string, string> | undefined): McpPool | undefined {
+    const by = this.options.partitionBy;
+    if (!by || !this.partitions) return undefined;
+    const headers = extra ? mergeHeaders(currentMcpHeaders(), extra) : currentMcpHeaders();
+    const key = partitionKeyOf(by, headers);
+    if (key === undefined) return undefined;
+    if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return undefined; // takeNow() says why
+    const partition = this.partitions.get(
+      key,
+      () => this.createPartition(key, identityHeadersOf(by, headers)),
+      (evicted) => void evicted.shutdown(),
+    );
+    if (!partition) {
+      throw new PoolExhaustedError(
+        this.name,
+        `all ${this.options.maxPartitions} identity partitions are busy; raise maxPartitions`,
+        'queue-full',
+        this.summary(),
+      );
+    }
+    return partition;
+  }
+
+  private createPartition(key: string, identity: Record<string, string>): McpPool {
+    const o = this.rawOptions;
+    const pool = new McpPool({
+      ...o,
+      name: `${this.name}/${key}`,
+      partitionBy: undefined,
+      minSessions: 0,
+      maxSessions: this.options.maxSessionsPerPartition,
+      // The identity is part of the session: every request of it, initialize included, carries it.
+      headers: { ...o.headers, ...identity },
+      auth: identity.authorization !== undefined ? undefined : o.auth,
+    });
+    void pool.start();
+    return pool;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -595,10 +678,11 @@ export class McpPool {
     const timeoutMs = this.options.connectTimeoutMs;
     const timer = setTimeout(() => ac.abort(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
     const started = Date.now();
+    // A session is shared: its initialize must not carry the headers of the caller that triggered it.
     const p = raceAbort(
-      this.driver.create({ signal: ac.signal, timeoutMs, newClient: () => this.newClient() }).then(async (ds) => {
+      withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, newClient: () => this.newClient() })).then(async (ds) => {
         try {
-          await this.prepareSession(ds, ac.signal);
+          await withoutRequestContext(() => this.prepareSession(ds, ac.signal));
           return ds;
         } catch (error) {
           await ds.close();
@@ -623,11 +707,16 @@ export class McpPool {
   /** Lists the tools once on each new session, so that the SDK can validate structured tool output. */
   private async prepareSession(ds: DriverSession, signal: AbortSignal): Promise<void> {
     if (!ds.client.getServerCapabilities()?.tools) return;
+    const generation = this.toolsCache.currentGeneration;
+    const tools: Tool[] = [];
     let cursor: string | undefined;
     do {
       const page = await ds.client.listTools(cursor ? { cursor } : undefined, { signal, timeout: this.options.connectTimeoutMs });
+      tools.push(...page.tools);
       cursor = page.nextCursor;
     } while (cursor);
+    // The list is fetched anyway: let it serve the cache too.
+    this.toolsCache.offer(tools, generation);
   }
 
   private newClient(): Client {
@@ -746,17 +835,23 @@ export class McpPool {
   // Maintenance: health probes, lifetime and idle retirement
 
   private startMaintenance(): void {
-    const { healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs } = this.options;
-    const periods = [healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs].filter((p) => p > 0);
+    const { healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs, partitionIdleTimeoutMs } = this.options;
+    const periods = [healthCheckIntervalMs, idleTimeoutMs, maxSessionLifetimeMs, this.partitions ? partitionIdleTimeoutMs : 0].filter(
+      (p) => p > 0,
+    );
     if (periods.length === 0) return;
     const tick = Math.min(1000, Math.max(10, Math.floor(Math.min(...periods) / 4)));
-    this.maintenanceTimer = setInterval(() => this.sweep(), tick);
+    // Timers inherit the async context they are created in: keep callers' headers out of probes.
+    this.maintenanceTimer = withoutRequestContext(() => setInterval(() => this.sweep(), tick));
     this.maintenanceTimer.unref();
   }
 
   private sweep(): void {
     if (this.lifecycle !== 'running') return;
     const now = Date.now();
+    if (this.partitions && this.options.partitionIdleTimeoutMs > 0) {
+      for (const idle of this.partitions.sweep(this.options.partitionIdleTimeoutMs, now)) void idle.shutdown();
+    }
     const { idleTimeoutMs, healthCheckIntervalMs, minSessions } = this.options;
     for (const rec of this.records) {
       if (rec.state !== 'ready' || rec.inFlight > 0) continue;
@@ -780,7 +875,7 @@ export class McpPool {
     this.slots.remove(rec);
     this.metrics.healthCheckCount++;
     const { healthCheckIntervalMs, healthCheckTimeoutMs } = this.options;
-    rec.session.client.ping({ timeout: healthCheckTimeoutMs }).then(
+    withoutRequestContext(() => rec.session.client.ping({ timeout: healthCheckTimeoutMs })).then(
       () => {
         if (rec.state !== 'probing') return;
         const now = Date.now();
@@ -807,6 +902,7 @@ export class McpPool {
       return;
     }
     this.beginDrain();
+    const partitionsClosed = Promise.all((this.partitions?.clear() ?? []).map((p) => p.shutdown()));
     if (this.leased > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
@@ -828,6 +924,7 @@ export class McpPool {
     this.retiring = 0;
     await Promise.allSettled([...this.creations]);
     while (this.closings.size > 0) await Promise.allSettled([...this.closings]);
+    await partitionsClosed;
   }
 
   private stopTimers(): void {
@@ -915,4 +1012,13 @@ async function collectPages<P extends { nextCursor?: string }, T>(
     cursor = page.nextCursor;
   } while (cursor);
   return out;
+}
+
+/** What identifies a tool list for change detection: names and schemas, order-independent. */
+function toolsSignature(tools: Tool[]): string {
+  return JSON.stringify(
+    tools
+      .map((t) => [t.name, t.inputSchema, t.outputSchema ?? null, t.annotations ?? null])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+  );
 }

@@ -19,6 +19,8 @@ export interface PoolGauges {
  */
 export interface McpPoolMetricsSnapshot extends PoolGauges {
   pool: string;
+  /** Identity partitions open (their numbers are included in every other field). */
+  partitions: number;
   borrowCount: number;
   returnCount: number;
   avgBorrowWaitMs: number;
@@ -74,15 +76,47 @@ export class PoolMetrics {
   constructor(
     private readonly poolName: string,
     private readonly gauges: () => PoolGauges,
+    /** Metrics of the pool's identity partitions, summed into its snapshot. */
+    private readonly children: () => PoolMetrics[] = () => [],
   ) {}
 
-  /** A copy of every counter, gauge and percentile; later changes do not show in it. */
+  /**
+   * A copy of every counter, gauge and percentile, including the pool's partitions (summed, with their
+   * histograms merged); later changes do not show in it.
+   */
   snapshot(): McpPoolMetricsSnapshot {
+    const children = this.children();
+    const own = this.ownSnapshot();
+    if (children.length === 0) return own;
+    const borrowWait = new LatencyHistogram();
+    const callLatency = new LatencyHistogram();
+    borrowWait.add(this.borrowWait);
+    callLatency.add(this.callLatency);
+    const total = own as unknown as Record<string, unknown>;
+    for (const child of children) {
+      borrowWait.add(child.borrowWait);
+      callLatency.add(child.callLatency);
+      const snap = child.snapshot() as unknown as Record<string, unknown>;
+      for (const [key, value] of Object.entries(snap)) {
+        if (typeof value === 'number' && key !== 'uptimeMs' && typeof total[key] === 'number') total[key] = (total[key] as number) + value;
+      }
+    }
+    const lookups = own.cacheHits + own.cacheMisses;
+    own.cacheHitRate = lookups ? round3(own.cacheHits / lookups) : 0;
+    own.avgBorrowWaitMs = borrowWait.count ? round3(borrowWait.sum / borrowWait.count) : 0;
+    own.borrowWaitMs = borrowWait.summary();
+    own.callLatencyMs = callLatency.summary();
+    own.partitions = children.length;
+    return own;
+  }
+
+  private ownSnapshot(): McpPoolMetricsSnapshot {
     const g = this.gauges();
     const lookups = this.cacheHits + this.cacheMisses;
     return {
       pool: this.poolName,
       ...g,
+      partitions: 0,
       borrowCount: this.borrowCount,
       returnCount: this.returnCount,
       avgBorrowWaitMs: this.borrowWait.count ? round3(this.borrowWait.sum / this.borrowWait.count) : 0,

@@ -1,11 +1,21 @@
 import type { SessionDriver } from './driver';
+import type { PartitionBy } from './partitions';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { McpPoolLogger } from './logger';
 import { McpPoolConfigError } from './errors';
 
 export type McpTransportKind = 'streamable_http' | 'stdio';
 
 /** A bearer token, or a function that returns the current one (called per request; cache inside it if costly). */
-export type McpAuthOption = string | (() => string | Promise<string>);
+export type McpAuthOption = string | McpTokenProvider;
+
+/**
+ * Returns the current bearer token. The pool caches the result for `authCacheTtlMs` (or until the
+ * `expiresAt` it returns), so a rotated token reaches warm sessions on their next request without a new
+ * session, and the provider is not called for every request.
+ */
+export type McpTokenProvider = () => string | { token: string; expiresAt?: number } | Promise<string | { token: string; expiresAt?: number }>;
 
 /**
  * Options of one pool. Durations are in milliseconds. Every option is listed with its default in the
@@ -52,6 +62,22 @@ export interface McpPoolOptions {
   auth?: McpAuthOption;
   /** HTTP: static headers sent on every request. */
   headers?: Record<string, string>;
+  /** HTTP: how long a token from an `auth` provider is reused. Default 30000. */
+  authCacheTtlMs?: number;
+  /** HTTP: an SDK OAuth client provider (authorization code, client credentials…), passed to each session's transport. */
+  authProvider?: OAuthClientProvider;
+  /**
+   * HTTP: identity headers (for example `['authorization', 'x-tenant-id']`) or a function of the request
+   * headers returning an identity. Requests with an identity get sessions of their own (a partition keyed
+   * by a hash of it), created with those headers; requests without one share the pool's sessions.
+   */
+  partitionBy?: PartitionBy;
+  /** Partitions kept at most; the least recently used idle one is closed to make room. Default 100. */
+  maxPartitions?: number;
+  /** A partition unused this long is closed. Default 300000. */
+  partitionIdleTimeoutMs?: number;
+  /** maxSessions of each partition. Default 2. */
+  maxSessionsPerPartition?: number;
 
   /** Ping idle sessions this often; 0 disables. Default 30000. */
   healthCheckIntervalMs?: number;
@@ -72,6 +98,9 @@ export interface McpPoolOptions {
   /** If true, start() rejects when the warm-up fails; otherwise the pool keeps retrying. Default false. */
   failFast?: boolean;
 
+  /** Called when a fresh `tools/list` differs (names or schemas) from the previous one. Must not throw. */
+  onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
+
   /** Name and version the client announces at initialize. */
   clientInfo?: { name: string; version: string };
   /** Where the pool logs (quietly). Default: nothing is logged. */
@@ -85,7 +114,19 @@ export interface ResolvedPoolOptions
   extends Required<
     Omit<
       McpPoolOptions,
-      'endpoint' | 'command' | 'args' | 'env' | 'cwd' | 'auth' | 'headers' | 'clientInfo' | 'logger' | 'driver'
+      | 'endpoint'
+      | 'command'
+      | 'args'
+      | 'env'
+      | 'cwd'
+      | 'auth'
+      | 'headers'
+      | 'clientInfo'
+      | 'logger'
+      | 'driver'
+      | 'authProvider'
+      | 'partitionBy'
+      | 'onToolsChanged'
     >
   > {
   endpoint?: URL;
@@ -94,6 +135,9 @@ export interface ResolvedPoolOptions
   env?: Record<string, string>;
   cwd?: string;
   auth?: McpAuthOption;
+  authProvider?: OAuthClientProvider;
+  partitionBy?: PartitionBy;
+  onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   logger?: McpPoolLogger;
@@ -123,6 +167,10 @@ export const POOL_DEFAULTS = {
   failureThreshold: 5,
   recoveryTimeoutMs: 30_000,
   failFast: false,
+  authCacheTtlMs: 30_000,
+  maxPartitions: 100,
+  partitionIdleTimeoutMs: 300_000,
+  maxSessionsPerPartition: 2,
 };
 
 /** Headers the transport owns; a user may not set them (statically or per request). */
@@ -165,6 +213,8 @@ const NON_NEGATIVE_INTS = [
   'retryBaseDelayMs',
   'retryMaxDelayMs',
   'recoveryTimeoutMs',
+  'authCacheTtlMs',
+  'partitionIdleTimeoutMs',
 ] as const;
 const POSITIVE_INTS = [
   'maxSessions',
@@ -173,6 +223,8 @@ const POSITIVE_INTS = [
   'callTimeoutMs',
   'healthCheckTimeoutMs',
   'failureThreshold',
+  'maxPartitions',
+  'maxSessionsPerPartition',
 ] as const;
 
 /** Splits a command line on blanks, honouring simple single and double quotes. */
@@ -248,6 +300,8 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
       issues.push({ field: 'headers', message: 'cannot be used with the stdio transport (there is no HTTP request to carry them)' });
     if (options.auth !== undefined)
       issues.push({ field: 'auth', message: 'cannot be used with the stdio transport (pass credentials through env)' });
+    if (options.partitionBy !== undefined)
+      issues.push({ field: 'partitionBy', message: 'cannot be used with the stdio transport (identities travel in HTTP headers)' });
   }
   if (options.args !== undefined && (!Array.isArray(options.args) || options.args.some((a) => typeof a !== 'string')))
     issues.push({ field: 'args', message: 'must be an array of strings' });
@@ -260,6 +314,12 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
   if (typeof options.auth === 'string' && /[\r\n\0]/.test(options.auth))
     issues.push({ field: 'auth', message: 'must not contain CR, LF or NUL' });
 
+  let partitionBy = options.partitionBy;
+  if (partitionBy !== undefined && typeof partitionBy !== 'function') {
+    if (!Array.isArray(partitionBy) || partitionBy.length === 0 || partitionBy.some((h) => typeof h !== 'string' || !TOKEN.test(h)))
+      issues.push({ field: 'partitionBy', message: 'must be a non-empty list of header names or a function' });
+    else partitionBy = partitionBy.map((h) => h.toLowerCase());
+  }
   if (issues.length > 0) throw new McpPoolConfigError(typeof name === 'string' && name ? name : DEFAULT_POOL_NAME, issues);
 
   return {
@@ -269,6 +329,7 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     command,
     args,
     headers,
+    partitionBy,
     clientInfo: options.clientInfo ?? { name: 'nestjs-mcp-pool', version: '0.1.0' },
   };
 }

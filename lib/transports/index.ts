@@ -2,6 +2,7 @@ import type { SessionDriver } from '../core/driver';
 import type { ResolvedPoolOptions } from '../core/options';
 import { StdioDriver } from './stdio.driver';
 import { StreamableHttpDriver } from './streamable-http.driver';
+import { cachedTokenSource } from './token-cache';
 
 export { StdioDriver, type StdioDriverOptions } from './stdio.driver';
 export { StreamableHttpDriver, type StreamableHttpDriverOptions } from './streamable-http.driver';
@@ -18,5 +19,11 @@ export function createDriver(options: ResolvedPoolOptions): SessionDriver {
       stderr: options.stderr,
     });
   }
-  return new StreamableHttpDriver({ endpoint: options.endpoint!, headers: options.headers, auth: options.auth });
+  const auth = options.auth;
+  return new StreamableHttpDriver({
+    endpoint: options.endpoint!,
+    headers: options.headers,
+    auth: typeof auth === 'function' ? cachedTokenSource(auth, options.authCacheTtlMs) : auth,
+    authProvider: options.authProvider,
+  });
 }
