@@ -41,6 +41,8 @@ export interface LeaseHost {
  */
 export class McpLease implements AsyncDisposable {
   private released = false;
+  /** @internal Set by the pool (leak detection). */
+  onRelease: (() => void) | undefined;
 
   /** @internal Created by the pool. */
   constructor(

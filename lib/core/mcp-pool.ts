@@ -463,7 +463,24 @@ export class McpPool {
   private lend(rec: SessionRecord, requestedAt: number, now: number, headers: Record<string, string> | undefined): McpLease {
     this.metrics.borrowCount++;
     this.metrics.borrowWait.record(now - requestedAt);
-    return new McpLease(this.host, rec, headers, now);
+    const lease = new McpLease(this.host, rec, headers, now);
+    if (this.options.leakDetectionThresholdMs > 0) this.watchForLeak(lease);
+    return lease;
+  }
+
+  /**
+   * Leak detection (HikariCP's leakDetectionThreshold): warns, with the stack of the borrow, when a lease
+   * is held longer than the threshold. Off by default: capturing a stack costs a few microseconds.
+   */
+  private watchForLeak(lease: McpLease): void {
+    const borrowedAt = new Error('borrowed here');
+    const threshold = this.options.leakDetectionThresholdMs;
+    const timer = setTimeout(() => {
+      if (lease.isReleased) return;
+      this.log('warn', `a lease has been held for more than ${threshold} ms (possible leak); ${borrowedAt.stack ?? ''}`);
+    }, threshold);
+    timer.unref();
+    lease.onRelease = () => clearTimeout(timer);
   }
 
   /** Hands free slots to waiters, oldest first. */
@@ -478,6 +495,7 @@ export class McpPool {
   }
 
   private release(lease: McpLease): void {
+    lease.onRelease?.();
     const rec = lease.record;
     rec.inFlight--;
     this.leased--;
@@ -875,7 +893,13 @@ export class McpPool {
     this.slots.remove(rec);
     this.metrics.healthCheckCount++;
     const { healthCheckIntervalMs, healthCheckTimeoutMs } = this.options;
-    withoutRequestContext(() => rec.session.client.ping({ timeout: healthCheckTimeoutMs })).then(
+    const probe = this.options.healthProbe;
+    withoutRequestContext(() =>
+      probe
+        ? // The probe's lease is not a borrowed slot (the session is reserved): releasing it does nothing.
+          withTimeout(probe(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now())), healthCheckTimeoutMs, 'health probe')
+        : rec.session.client.ping({ timeout: healthCheckTimeoutMs }),
+    ).then(
       () => {
         if (rec.state !== 'probing') return;
         const now = Date.now();
@@ -1021,4 +1045,15 @@ function toolsSignature(tools: Tool[]): string {
       .map((t) => [t.name, t.inputSchema, t.outputSchema ?? null, t.annotations ?? null])
       .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
   );
+}
+
+/** Rejects if `promise` has not settled within `ms` (the timer never outlives the race). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

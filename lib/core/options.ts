@@ -2,6 +2,7 @@ import type { SessionDriver } from './driver';
 import type { PartitionBy } from './partitions';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { McpLease } from './lease';
 import type { McpPoolLogger } from './logger';
 import { McpPoolConfigError } from './errors';
 
@@ -79,6 +80,13 @@ export interface McpPoolOptions {
   /** maxSessions of each partition. Default 2. */
   maxSessionsPerPartition?: number;
 
+  /**
+   * Replaces the health ping: called with a lease on an idle, reserved session; a throw or a timeout
+   * (`healthCheckTimeoutMs`) evicts the session.
+   */
+  healthProbe?: (lease: McpLease) => Promise<unknown>;
+  /** Warn (with the borrower's stack) when a lease is held longer than this; 0 disables. Default 0. */
+  leakDetectionThresholdMs?: number;
   /** Ping idle sessions this often; 0 disables. Default 30000. */
   healthCheckIntervalMs?: number;
   /** Deadline of one health ping. Default 5000. */
@@ -127,6 +135,7 @@ export interface ResolvedPoolOptions
       | 'authProvider'
       | 'partitionBy'
       | 'onToolsChanged'
+      | 'healthProbe'
     >
   > {
   endpoint?: URL;
@@ -138,6 +147,7 @@ export interface ResolvedPoolOptions
   authProvider?: OAuthClientProvider;
   partitionBy?: PartitionBy;
   onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
+  healthProbe?: (lease: McpLease) => Promise<unknown>;
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   logger?: McpPoolLogger;
@@ -171,6 +181,7 @@ export const POOL_DEFAULTS = {
   maxPartitions: 100,
   partitionIdleTimeoutMs: 300_000,
   maxSessionsPerPartition: 2,
+  leakDetectionThresholdMs: 0,
 };
 
 /** Headers the transport owns; a user may not set them (statically or per request). */
@@ -215,6 +226,7 @@ const NON_NEGATIVE_INTS = [
   'recoveryTimeoutMs',
   'authCacheTtlMs',
   'partitionIdleTimeoutMs',
+  'leakDetectionThresholdMs',
 ] as const;
 const POSITIVE_INTS = [
   'maxSessions',
