@@ -2,13 +2,16 @@
  * nestjs-mcp-pool: warm, shared MCP client sessions. The core (`McpPool`) has no Nest dependency; the
  * Nest module is exported from here too. The Terminus health indicator lives in `nestjs-mcp-pool/terminus`.
  */
-export { McpPool, type McpPoolHealth, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
+export { McpPool, type McpPoolHealth, type McpPoolSessionRow, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
 export { McpLease, type CallOptions } from './core/lease';
 export {
   type McpPoolOptions,
   type ResolvedPoolOptions,
   type McpTransportKind,
   type McpAuthOption,
+  type McpTokenProvider,
+  type McpCallInfo,
+  type McpPoolInstrumentation,
   POOL_DEFAULTS,
   DEFAULT_POOL_NAME,
   resolvePoolOptions,
@@ -17,6 +20,10 @@ export * from './core/errors';
 export type { McpPoolMetricsSnapshot, PoolGauges } from './core/metrics';
 export type { PercentileSummary } from './core/histogram';
 export type { CircuitState } from './core/circuit-breaker';
+export { PoolEvents, type McpPoolEvents, type McpPoolEventName, type McpPoolListener, type SessionEndReason } from './core/events';
+export type { PartitionBy } from './core/partitions';
+export { LatencyHistogram, HISTOGRAM_BOUNDS_MS } from './core/histogram';
+export type { PoolMetrics } from './core/metrics';
 export type { McpPoolLogger } from './core/logger';
 export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
 export { runWithMcpHeaders, currentMcpHeaders, type McpRequestContext } from './context/request-context';

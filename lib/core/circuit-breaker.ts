@@ -27,7 +27,16 @@ export class CircuitBreaker {
   constructor(
     private readonly opts: CircuitOptions,
     private readonly random: () => number = Math.random,
+    /** Told of every state change. */
+    private readonly onChange: (from: CircuitState, to: CircuitState) => void = () => undefined,
   ) {}
+
+  private moveTo(to: CircuitState): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    this.onChange(from, to);
+  }
 
   /** True while creations are failing: creations are then serialised. */
   get failing(): boolean {
@@ -37,8 +46,8 @@ export class CircuitBreaker {
   onSuccess(): void {
     this.consecutiveFailures = 0;
     this.lastError = undefined;
-    this.state = 'closed';
     this.nextAttemptAt = 0;
+    this.moveTo('closed');
   }
 
   /** Records a failed creation; returns true if this failure opened the circuit. */
@@ -47,9 +56,9 @@ export class CircuitBreaker {
     this.consecutiveFailures++;
     const wasOpen = this.state === 'open';
     if (this.state === 'half-open' || this.consecutiveFailures >= this.opts.failureThreshold) {
-      this.state = 'open';
       this.openUntil = now + this.opts.recoveryTimeoutMs;
       this.nextAttemptAt = this.openUntil;
+      this.moveTo('open');
       return !wasOpen;
     }
     const exp = Math.min(this.opts.retryMaxDelayMs, this.opts.retryBaseDelayMs * 2 ** (this.consecutiveFailures - 1));
@@ -59,7 +68,7 @@ export class CircuitBreaker {
 
   /** Moves open → half-open once the recovery time has passed. Returns the state. */
   poll(now: number): CircuitState {
-    if (this.state === 'open' && now >= this.openUntil) this.state = 'half-open';
+    if (this.state === 'open' && now >= this.openUntil) this.moveTo('half-open');
     return this.state;
   }
 }

@@ -30,7 +30,13 @@ export interface CallOptions {
 
 /** What a lease needs from its pool; the pool implements it privately. */
 export interface LeaseHost {
-  invoke<T>(lease: McpLease, method: string, opts: CallOptions | undefined, call: (o: RequestOptions) => Promise<T>): Promise<T>;
+  invoke<T>(
+    lease: McpLease,
+    method: string,
+    opts: CallOptions | undefined,
+    call: (o: RequestOptions) => Promise<T>,
+    toolName?: string,
+  ): Promise<T>;
   release(lease: McpLease): void;
 }
 
@@ -71,8 +77,12 @@ export class McpLease implements AsyncDisposable {
   }
 
   callTool(name: string, args?: Record<string, unknown>, opts?: CallOptions): Promise<CallToolResult> {
-    return this.host.invoke(this, 'tools/call', opts, (o) =>
-      this.client.callTool({ name, arguments: args }, undefined, o) as Promise<CallToolResult>,
+    return this.host.invoke(
+      this,
+      'tools/call',
+      opts,
+      (o) => this.client.callTool({ name, arguments: args }, undefined, o) as Promise<CallToolResult>,
+      name,
     );
   }
 

@@ -26,6 +26,7 @@ import { PoolMetrics, type PoolGauges } from './metrics';
 import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedPoolOptions } from './options';
 import { RetryBudget } from './retry-budget';
 import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions';
+import { PoolEvents, type SessionEndReason } from './events';
 import { SessionRecord, SlotIndex } from './session-record';
 import { WaiterQueue, type Waiter } from './waiter-queue';
 
@@ -57,6 +58,20 @@ export interface McpPoolHealth extends PoolStateSummary {
   minSessions: number;
 }
 
+/** A row of {@link McpPool.debugSnapshot}. */
+export interface McpPoolSessionRow {
+  pool: string;
+  /** The partition (a hash of the identity), or undefined for the shared sessions. */
+  partition: string | undefined;
+  id: number;
+  state: string;
+  ageMs: number;
+  idleMs: number;
+  inFlight: number;
+  borrowCount: number;
+  pid?: number;
+}
+
 /** A run of this many timeouts in a row on one session marks it hung: it is evicted. */
 const HUNG_AFTER_TIMEOUTS = 3;
 /** Lifetime jitter: each session retires up to 2.5% early, so that sessions do not all retire at once. */
@@ -79,6 +94,8 @@ export class McpPool {
   readonly name: string;
   readonly options: Readonly<ResolvedPoolOptions>;
   readonly metrics: PoolMetrics;
+  /** Typed event hooks: `pool.events.on('sessionDestroyed', (e) => …)`. */
+  readonly events: PoolEvents;
 
   private lifecycle: PoolLifecycle = 'created';
   private readonly driver: SessionDriver;
@@ -109,13 +126,20 @@ export class McpPool {
   private readonly promptsCache: ListCache<Prompt[]>;
   private readonly resourcesCache: ListCache<Resource[]>;
   private readonly partitions: PartitionTable<McpPool> | undefined;
+  /** Set on a partition's sub-pool: the hash that keys it. */
+  private partitionLabel: string | undefined;
 
   constructor(private readonly rawOptions: McpPoolOptions) {
     this.options = resolvePoolOptions(rawOptions);
     this.name = this.options.name;
     this.driver = createDriver(this.options);
     this.slots = new SlotIndex(this.options.maxConcurrentPerSession);
-    this.circuit = new CircuitBreaker(this.options);
+    this.events = new PoolEvents((event, error) => this.log('warn', `a listener of "${event}" threw: ${errorMessage(error)}`));
+    this.circuit = new CircuitBreaker(this.options, Math.random, (from, to) => {
+      if (to === 'open') this.log('error', `circuit opened after ${this.circuit.consecutiveFailures} failed session creations`);
+      else this.log('log', `circuit ${to}`);
+      this.events.emit('circuitStateChanged', { pool: this.name, from, to, error: to === 'open' ? this.circuit.lastError : undefined });
+    });
     this.partitions = this.options.partitionBy ? new PartitionTable(this.options.maxPartitions) : undefined;
     this.metrics = new PoolMetrics(
       this.name,
@@ -124,18 +148,19 @@ export class McpPool {
     );
     const onToolsChanged = this.options.onToolsChanged;
     this.toolsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics, (tools, previous) => {
-      if (onToolsChanged && previous && toolsSignature(tools) !== toolsSignature(previous)) {
+      if (previous && toolsSignature(tools) !== toolsSignature(previous)) {
         try {
-          onToolsChanged(tools, previous);
+          onToolsChanged?.(tools, previous);
         } catch (error) {
           this.log('warn', `onToolsChanged threw: ${errorMessage(error)}`);
         }
+        this.events.emit('toolsChanged', { pool: this.name, tools, previous });
       }
     });
     this.promptsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.resourcesCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.host = {
-      invoke: (lease, method, opts, call) => this.invoke(lease, method, opts, call),
+      invoke: (lease, method, opts, call, toolName) => this.invoke(lease, method, opts, call, toolName),
       release: (lease) => this.release(lease),
     };
   }
@@ -309,6 +334,27 @@ export class McpPool {
     }
   }
 
+  /**
+   * One row per session, for debugging: local id, state, age, idle time, leases held, borrow count, child
+   * pid (stdio), partition. No secrets: no tokens, no headers, no server session ids.
+   */
+  debugSnapshot(): McpPoolSessionRow[] {
+    const now = Date.now();
+    const rows: McpPoolSessionRow[] = [...this.records].map((rec) => ({
+      pool: this.name,
+      partition: this.partitionLabel,
+      id: rec.id,
+      state: rec.state,
+      ageMs: now - rec.createdAt,
+      idleMs: rec.inFlight === 0 ? now - rec.idleSince : 0,
+      inFlight: rec.inFlight,
+      borrowCount: rec.borrowCount,
+      ...(rec.session.pid ? { pid: rec.session.pid } : {}),
+    }));
+    for (const p of this.partitions?.values() ?? []) rows.push(...p.debugSnapshot());
+    return rows;
+  }
+
   /** Drops the cached tools, prompts and resources; the next list call fetches them again. */
   invalidateToolsCache(): void {
     this.toolsCache.invalidate();
@@ -392,6 +438,9 @@ export class McpPool {
       headers: { ...o.headers, ...identity },
       auth: identity.authorization !== undefined ? undefined : o.auth,
     });
+    pool.partitionLabel = key;
+    // A partition's events are the pool's events.
+    pool.events.forwardTo(this.events);
     void pool.start();
     return pool;
   }
@@ -465,6 +514,7 @@ export class McpPool {
     this.metrics.borrowWait.record(now - requestedAt);
     const lease = new McpLease(this.host, rec, headers, now);
     if (this.options.leakDetectionThresholdMs > 0) this.watchForLeak(lease);
+    if (this.events.has('borrow')) this.events.emit('borrow', { pool: this.name, sessionId: rec.id, waitMs: now - requestedAt });
     return lease;
   }
 
@@ -478,6 +528,12 @@ export class McpPool {
     const timer = setTimeout(() => {
       if (lease.isReleased) return;
       this.log('warn', `a lease has been held for more than ${threshold} ms (possible leak); ${borrowedAt.stack ?? ''}`);
+      this.events.emit('leaseLeakSuspected', {
+        pool: this.name,
+        sessionId: lease.record.id,
+        heldMs: Date.now() - lease.borrowedAt,
+        stack: borrowedAt.stack ?? '',
+      });
     }, threshold);
     timer.unref();
     lease.onRelease = () => clearTimeout(timer);
@@ -497,6 +553,7 @@ export class McpPool {
   private release(lease: McpLease): void {
     lease.onRelease?.();
     const rec = lease.record;
+    if (this.events.has('return')) this.events.emit('return', { pool: this.name, sessionId: rec.id, heldMs: Date.now() - lease.borrowedAt });
     rec.inFlight--;
     this.leased--;
     this.metrics.returnCount++;
@@ -530,6 +587,7 @@ export class McpPool {
     method: string,
     opts: CallOptions | undefined,
     call: (o: RequestOptions) => Promise<T>,
+    toolName?: string,
   ): Promise<T> {
     if (lease.isReleased) throw new McpPoolError(this.name, `${method} was called on a lease that was already released; it was not sent`);
     const rec = lease.record;
@@ -554,16 +612,31 @@ export class McpPool {
     }
     const headers = opts?.headers ? mergeHeaders(lease.headers, this.checkHeaders(opts.headers)) : lease.headers;
     this.metrics.calls++;
+    const instrumentation = this.options.instrumentation;
+    const send = instrumentation
+      ? () =>
+          instrumentation.wrapCall(
+            { pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind },
+            () => call(reqOpts),
+          )
+      : () => call(reqOpts);
     const t0 = performance.now();
     try {
-      const result = await (headers ? runWithMcpHeaders(headers, () => call(reqOpts)) : call(reqOpts));
-      this.metrics.callLatency.record(performance.now() - t0);
+      const result = await (headers ? runWithMcpHeaders(headers, send) : send());
+      const ms = performance.now() - t0;
+      this.metrics.callLatency.record(ms);
       rec.consecutiveTimeouts = 0;
       rec.lastActiveAt = Date.now();
+      if (this.events.has('callCompleted')) this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms });
       return result;
     } catch (error) {
-      this.metrics.callLatency.record(performance.now() - t0);
-      throw this.translateCallError(rec, method, error, ac?.signal, timeoutMs);
+      const ms = performance.now() - t0;
+      this.metrics.callLatency.record(ms);
+      const translated = this.translateCallError(rec, method, error, ac?.signal, timeoutMs);
+      if (this.events.has('callCompleted')) {
+        this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
+      }
+      throw translated;
     } finally {
       if (onAbort) signal!.removeEventListener('abort', onAbort);
     }
@@ -770,6 +843,7 @@ export class McpPool {
     this.circuit.onSuccess();
     this.authBlocked = false;
     this.log('debug', `session created in ${now - started} ms (${this.records.size} sessions)`);
+    this.events.emit('sessionCreated', { pool: this.name, sessionId: rec.id, durationMs: now - started });
     this.slots.update(rec);
     this.dispatch();
     this.ensureCapacity();
@@ -793,8 +867,8 @@ export class McpPool {
     }
     const opened = this.circuit.onFailure(error, Date.now());
     this.log('warn', `session creation failed (${this.circuit.consecutiveFailures} in a row): ${errorMessage(error)}`);
+    this.events.emit('sessionCreateFailed', { pool: this.name, error, consecutiveFailures: this.circuit.consecutiveFailures });
     if (opened) {
-      this.log('error', `circuit opened after ${this.circuit.consecutiveFailures} failed creations`);
       if (this.records.size === 0) {
         const retryIn = this.circuit.openUntil - Date.now();
         for (const w of this.waiters.drain()) w.reject(new PoolUnavailableError(this.name, retryIn, error));
@@ -807,7 +881,7 @@ export class McpPool {
   // Losing and retiring sessions
 
   /** Removes a failed session at once and starts its replacement. It is never lent again. */
-  private evict(rec: SessionRecord, why: 'died' | 'lost' | 'hung' | 'health', error: unknown): void {
+  private evict(rec: SessionRecord, why: Extract<SessionEndReason, 'died' | 'lost' | 'hung' | 'health'>, error: unknown): void {
     if (rec.state === 'dead') return;
     if (rec.state === 'retiring') this.retiring--;
     rec.state = 'dead';
@@ -818,13 +892,15 @@ export class McpPool {
     // A rebuilt session may see another server (restarted, upgraded): cached lists are stale.
     this.invalidateToolsCache();
     this.log('warn', `session evicted (${why}): ${errorMessage(error)}`);
+    this.events.emit('sessionDestroyed', { pool: this.name, sessionId: rec.id, reason: why, error });
     this.closeSession(rec.session);
     this.ensureCapacity();
   }
 
   /** Retires a healthy session: now if idle, else when its last lease returns. Never mid-call. */
-  private retire(rec: SessionRecord, why: 'lifetime' | 'idle'): void {
+  private retire(rec: SessionRecord, why: 'lifetime' | 'idle' | 'resize'): void {
     if (rec.state !== 'ready' && rec.state !== 'probing') return;
+    rec.endReason = why;
     if (why === 'lifetime') this.metrics.recycledCount++;
     this.slots.remove(rec);
     rec.state = 'retiring';
@@ -838,6 +914,7 @@ export class McpPool {
     this.retiring--;
     this.records.delete(rec);
     this.metrics.sessionsDestroyed++;
+    this.events.emit('sessionDestroyed', { pool: this.name, sessionId: rec.id, reason: rec.endReason ?? 'idle' });
     this.closeSession(rec.session);
     this.ensureCapacity();
   }
@@ -912,6 +989,7 @@ export class McpPool {
       (error: unknown) => {
         if (rec.state !== 'probing') return;
         this.metrics.healthCheckFailures++;
+        this.events.emit('healthCheckFailed', { pool: this.name, sessionId: rec.id, error });
         this.evict(rec, 'health', error);
       },
     );
@@ -942,6 +1020,8 @@ export class McpPool {
       rec.closedByShutdown = true;
       rec.state = 'dead';
       this.slots.remove(rec);
+      this.metrics.sessionsDestroyed++;
+      this.events.emit('sessionDestroyed', { pool: this.name, sessionId: rec.id, reason: 'shutdown' });
       this.closeSession(rec.session);
     }
     this.records.clear();

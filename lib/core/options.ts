@@ -109,6 +109,12 @@ export interface McpPoolOptions {
   /** Called when a fresh `tools/list` differs (names or schemas) from the previous one. Must not throw. */
   onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
 
+  /**
+   * Wraps every MCP request the pool makes for a caller (tracing: start a span, make it current, inject its
+   * context as headers with `runWithMcpHeaders`). `fn` must be called exactly once and its result returned.
+   */
+  instrumentation?: McpPoolInstrumentation;
+
   /** Name and version the client announces at initialize. */
   clientInfo?: { name: string; version: string };
   /** Where the pool logs (quietly). Default: nothing is logged. */
@@ -136,6 +142,7 @@ export interface ResolvedPoolOptions
       | 'partitionBy'
       | 'onToolsChanged'
       | 'healthProbe'
+      | 'instrumentation'
     >
   > {
   endpoint?: URL;
@@ -148,10 +155,27 @@ export interface ResolvedPoolOptions
   partitionBy?: PartitionBy;
   onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
   healthProbe?: (lease: McpLease) => Promise<unknown>;
+  instrumentation?: McpPoolInstrumentation;
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   logger?: McpPoolLogger;
   driver?: SessionDriver;
+}
+
+/** What {@link McpPoolOptions.instrumentation} sees of a call. */
+export interface McpCallInfo {
+  pool: string;
+  /** The MCP method (`tools/call`, `tools/list`, …). */
+  method: string;
+  /** The tool's name, for `tools/call`. */
+  toolName?: string;
+  /** The server's session id (HTTP), if any. */
+  sessionId?: string;
+  transport: string;
+}
+
+export interface McpPoolInstrumentation {
+  wrapCall<T>(info: McpCallInfo, fn: () => Promise<T>): Promise<T>;
 }
 
 export const DEFAULT_POOL_NAME = 'default';

@@ -26,6 +26,8 @@ export class SessionRecord {
   idleSince: number;
   /** When the next health probe is due (jittered). */
   nextProbeAt = 0;
+  /** Why a retirement was decided (reported when the session is finally closed). */
+  endReason: 'lifetime' | 'idle' | 'resize' | undefined;
   /** Closed by shutdown (its pending calls then fail with PoolClosedError, not SessionLostError). */
   closedByShutdown = false;
   /** Index in the slot index's bucket; -1 when not in any. Owned by SlotIndex. */
