@@ -26,7 +26,14 @@ export { LatencyHistogram, HISTOGRAM_BOUNDS_MS } from './core/histogram';
 export type { PoolMetrics } from './core/metrics';
 export type { McpPoolLogger } from './core/logger';
 export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
-export { runWithMcpHeaders, currentMcpHeaders, type McpRequestContext } from './context/request-context';
+export {
+  runWithMcpHeaders,
+  currentMcpHeaders,
+  runWithMcpHandlers,
+  type McpRequestContext,
+  type McpCallHandlers,
+  type ServerRequestExtra,
+} from './context/request-context';
 export { StreamableHttpDriver, StdioDriver } from './transports';
 // The Nest layer: McpPoolModule, @InjectMcpPool, McpPoolRegistry, McpHeadersInterceptor (nothing from @nestjs/terminus).
 export * from './nest';

@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 
 /**
  * The per-request context: what the current caller wants added to its own MCP requests. It lives in
@@ -9,6 +10,24 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 export interface McpRequestContext {
   /** Headers added to the HTTP requests made on this caller's behalf (lower-case names). */
   readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Answers to server-to-client requests (elicitation, sampling) that arrive while this caller's request
+   * runs. The SDK reads them from the response stream of the caller's own request, inside its async context.
+   */
+  readonly handlers?: Readonly<McpCallHandlers>;
+}
+
+/** Per-call answers to the server's questions; see McpPoolOptions.onElicitation / onSampling. */
+export interface McpCallHandlers {
+  onElicitation?: (params: ElicitRequest['params'], extra: ServerRequestExtra) => ElicitResult | Promise<ElicitResult>;
+  onSampling?: (params: CreateMessageRequest['params'], extra: ServerRequestExtra) => CreateMessageResult | Promise<CreateMessageResult>;
+}
+
+/** What a handler learns about the server's request (its cancellation signal, ids). */
+export interface ServerRequestExtra {
+  signal: AbortSignal;
+  requestId: string | number;
+  sessionId?: string;
 }
 
 const storage = new AsyncLocalStorage<McpRequestContext>();
@@ -19,8 +38,19 @@ const storage = new AsyncLocalStorage<McpRequestContext>();
  */
 export function runWithMcpHeaders<T>(headers: Record<string, string> | undefined, fn: () => T): T {
   if (!headers || Object.keys(headers).length === 0) return fn();
-  const outer = storage.getStore()?.headers;
-  return storage.run({ headers: mergeHeaders(outer, headers) }, fn);
+  const outer = storage.getStore();
+  return storage.run({ ...outer, headers: mergeHeaders(outer?.headers, headers) }, fn);
+}
+
+/** Runs `fn` with `handlers` answering the server's questions to the requests made inside it. */
+export function runWithMcpHandlers<T>(handlers: McpCallHandlers, fn: () => T): T {
+  const outer = storage.getStore();
+  return storage.run({ ...outer, handlers: { ...outer?.handlers, ...handlers } }, fn);
+}
+
+/** The handlers of the current context, or undefined. */
+export function currentMcpHandlers(): Readonly<McpCallHandlers> | undefined {
+  return storage.getStore()?.handlers;
 }
 
 /** The headers of the current context, or undefined. */

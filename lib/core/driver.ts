@@ -16,6 +16,8 @@ export interface SessionDriver {
   create(ctx: CreateSessionContext): Promise<DriverSession>;
   /** Says what an error thrown by a request on `session` (undefined: while creating it) means. */
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict;
+  /** Completes an OAuth authorization code flow (transports with an auth provider only). */
+  finishAuth?(authorizationCode: string): Promise<void>;
 }
 
 export interface CreateSessionContext {

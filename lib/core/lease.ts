@@ -13,6 +13,7 @@ import type {
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { SessionRecord } from './session-record';
+import type { McpCallHandlers } from '../context/request-context';
 
 /** Options of one MCP request made through the pool. */
 export interface CallOptions {
@@ -26,6 +27,10 @@ export interface CallOptions {
   onprogress?: RequestOptions['onprogress'];
   /** Whether a progress notification restarts the deadline. */
   resetTimeoutOnProgress?: boolean;
+  /** Answers `elicitation/create` requests the server sends while this call runs. */
+  onElicitation?: McpCallHandlers['onElicitation'];
+  /** Answers `sampling/createMessage` requests the server sends while this call runs. */
+  onSampling?: McpCallHandlers['onSampling'];
 }
 
 /** What a lease needs from its pool; the pool implements it privately. */

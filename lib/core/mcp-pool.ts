@@ -1,7 +1,26 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import { ErrorCode, McpError, type CallToolResult, type Prompt, type Resource, type Tool } from '@modelcontextprotocol/sdk/types.js';
-import { currentMcpHeaders, mergeHeaders, runWithMcpHeaders, withoutRequestContext } from '../context/request-context';
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ErrorCode,
+  ListRootsRequestSchema,
+  McpError,
+  type CallToolResult,
+  type ClientCapabilities,
+  type Prompt,
+  type Resource,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
+import {
+  currentMcpHandlers,
+  currentMcpHeaders,
+  mergeHeaders,
+  runWithMcpHandlers,
+  runWithMcpHeaders,
+  withoutRequestContext,
+} from '../context/request-context';
 import { createDriver } from '../transports';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import type { DriverSession, SessionDriver } from './driver';
@@ -620,9 +639,13 @@ export class McpPool {
             () => call(reqOpts),
           )
       : () => call(reqOpts);
+    const withHandlers =
+      opts?.onElicitation || opts?.onSampling
+        ? () => runWithMcpHandlers({ onElicitation: opts.onElicitation, onSampling: opts.onSampling }, send)
+        : send;
     const t0 = performance.now();
     try {
-      const result = await (headers ? runWithMcpHeaders(headers, send) : send());
+      const result = await (headers ? runWithMcpHeaders(headers, withHandlers) : withHandlers());
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
       rec.consecutiveTimeouts = 0;
@@ -668,7 +691,7 @@ export class McpPool {
         if (!verdict.mayHaveRun) for (const other of this.records) if (other.state === 'ready' && other.inFlight === 0) this.probe(other);
         return new SessionLostError(this.name, method, verdict.mayHaveRun, error);
       case 'auth':
-        return new McpAuthError(this.name, verdict.status, error);
+        return this.authError(verdict.status, error);
       default:
         return error;
     }
@@ -689,6 +712,25 @@ export class McpPool {
       this.metrics.retryAttempts++;
       return this.session(fn, opts);
     }
+  }
+
+  /**
+   * The SDK's UnauthorizedError (an OAuth provider needs the user to authorize) reaches the caller as is,
+   * so the app can run the authorization flow; a plain 401/403 becomes a McpAuthError.
+   */
+  private authError(status: number | undefined, error: unknown): unknown {
+    return error instanceof UnauthorizedError ? error : new McpAuthError(this.name, status, error);
+  }
+
+  /**
+   * Completes an OAuth authorization code flow started by the `authProvider` (the app got `code` on its
+   * redirect URL). The provider stores the tokens; the next session creation uses them.
+   */
+  async finishAuth(authorizationCode: string): Promise<void> {
+    if (!this.driver.finishAuth) throw new McpPoolError(this.name, `the ${this.driver.kind} transport has no authorization flow`);
+    await this.driver.finishAuth(authorizationCode);
+    this.authBlocked = false;
+    this.ensureCapacity();
   }
 
   private isToolSafeToRepeat(name: string): boolean {
@@ -811,15 +853,47 @@ export class McpPool {
   }
 
   private newClient(): Client {
+    const o = this.options;
     const invalidate = (cache: { invalidate(): void }) => ({ autoRefresh: false, debounceMs: 0, onChanged: () => cache.invalidate() });
-    return new Client(this.options.clientInfo, {
-      capabilities: {},
+    const capabilities: ClientCapabilities = { ...o.capabilities };
+    if (o.onElicitation && !capabilities.elicitation) capabilities.elicitation = { form: {} };
+    if (o.onSampling && !capabilities.sampling) capabilities.sampling = {};
+    if (o.listRoots && !capabilities.roots) capabilities.roots = {};
+    const client = new Client(o.clientInfo, {
+      capabilities,
       listChanged: {
         tools: invalidate(this.toolsCache),
         prompts: invalidate(this.promptsCache),
         resources: invalidate(this.resourcesCache),
       },
     });
+    // Server-to-client requests: the caller whose request caused the question answers it (its handlers
+    // are in the async context the SDK reads the response stream in); otherwise the pool-level handler;
+    // otherwise a proper MCP error, never a hang.
+    const unanswered = (what: string) =>
+      new McpError(ErrorCode.MethodNotFound, `no ${what} handler is configured on mcp pool "${this.name}" or on this call`);
+    if (capabilities.elicitation) {
+      client.setRequestHandler(ElicitRequestSchema, async (req, extra) => {
+        const handler = currentMcpHandlers()?.onElicitation ?? o.onElicitation;
+        if (!handler) throw unanswered('elicitation');
+        return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
+      });
+    }
+    if (capabilities.sampling) {
+      client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
+        const handler = currentMcpHandlers()?.onSampling ?? o.onSampling;
+        if (!handler) throw unanswered('sampling');
+        return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
+      });
+    }
+    if (capabilities.roots) {
+      client.setRequestHandler(ListRootsRequestSchema, async () => {
+        if (!o.listRoots) throw unanswered('roots');
+        return { roots: await o.listRoots() };
+      });
+    }
+    o.configureClient?.(client);
+    return client;
   }
 
   private onCreated(ds: DriverSession, started: number): void {
@@ -861,7 +935,7 @@ export class McpPool {
       this.authBlocked = true;
       this.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
       if (this.records.size === 0) {
-        for (const w of this.waiters.drain()) w.reject(new McpAuthError(this.name, verdict.status, error));
+        for (const w of this.waiters.drain()) w.reject(this.authError(verdict.status, error));
       }
       return;
     }

@@ -1,7 +1,9 @@
 import type { SessionDriver } from './driver';
 import type { PartitionBy } from './partitions';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Root, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { McpCallHandlers } from '../context/request-context';
 import type { McpLease } from './lease';
 import type { McpPoolLogger } from './logger';
 import { McpPoolConfigError } from './errors';
@@ -117,6 +119,19 @@ export interface McpPoolOptions {
 
   /** Name and version the client announces at initialize. */
   clientInfo?: { name: string; version: string };
+  /**
+   * What every session declares at initialize (for example `{ elicitation: { form: { applyDefaults: true } } }`).
+   * A capability whose handler is given below is declared automatically.
+   */
+  capabilities?: ClientCapabilities;
+  /** Answers `elicitation/create` (when no per-call handler does). */
+  onElicitation?: McpCallHandlers['onElicitation'];
+  /** Answers `sampling/createMessage` (when no per-call handler does). */
+  onSampling?: McpCallHandlers['onSampling'];
+  /** Answers `roots/list`. */
+  listRoots?: () => Root[] | Promise<Root[]>;
+  /** Called with each session's new `Client` before it connects: set anything else on it here. */
+  configureClient?: (client: Client) => void;
   /** Where the pool logs (quietly). Default: nothing is logged. */
   logger?: McpPoolLogger;
   /** Replaces the transport driver (tests, or transports this package does not ship). */
@@ -143,6 +158,11 @@ export interface ResolvedPoolOptions
       | 'onToolsChanged'
       | 'healthProbe'
       | 'instrumentation'
+      | 'capabilities'
+      | 'onElicitation'
+      | 'onSampling'
+      | 'listRoots'
+      | 'configureClient'
     >
   > {
   endpoint?: URL;
@@ -156,6 +176,11 @@ export interface ResolvedPoolOptions
   onToolsChanged?: (tools: Tool[], previous: Tool[]) => void;
   healthProbe?: (lease: McpLease) => Promise<unknown>;
   instrumentation?: McpPoolInstrumentation;
+  capabilities?: ClientCapabilities;
+  onElicitation?: McpCallHandlers['onElicitation'];
+  onSampling?: McpCallHandlers['onSampling'];
+  listRoots?: () => Root[] | Promise<Root[]>;
+  configureClient?: (client: Client) => void;
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   logger?: McpPoolLogger;

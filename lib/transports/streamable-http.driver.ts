@@ -56,6 +56,17 @@ export class StreamableHttpDriver implements SessionDriver {
     return new HttpSession(client, transport, watch, this.opts.terminateTimeoutMs ?? 2000);
   }
 
+  async finishAuth(authorizationCode: string): Promise<void> {
+    if (!this.opts.authProvider) throw new Error('no authProvider is configured');
+    // The provider keeps the tokens (and the discovery state it cached): every later session uses them.
+    const transport = new StreamableHTTPClientTransport(this.opts.endpoint, { authProvider: this.opts.authProvider, fetch: this.fetch });
+    try {
+      await transport.finishAuth(authorizationCode);
+    } finally {
+      await transport.close().catch(() => undefined);
+    }
+  }
+
   classify(error: unknown, session?: DriverSession): ErrorVerdict {
     if (error instanceof UnauthorizedError) return { kind: 'auth', status: 401 };
     if (error instanceof StreamableHTTPError) {

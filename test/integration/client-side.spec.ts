@@ -1,0 +1,122 @@
+// Pooled sessions answer the server's own requests: elicitation, sampling and roots, each question reaching
+// the caller whose call caused it, even with many callers sharing one session.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import * as z from 'zod';
+import { McpPool, type McpPoolOptions } from '../../lib';
+import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
+import { textOf } from '../support/pids';
+
+let server: TestHttpServer;
+let pool: McpPool | undefined;
+
+function registerAskingTools(s: McpServer): void {
+  s.registerTool('ask', { inputSchema: { question: z.string() } }, async ({ question }, extra) => {
+    const answer = await extra.sendRequest(
+      {
+        method: 'elicitation/create',
+        params: { mode: 'form', message: question, requestedSchema: { type: 'object', properties: { name: { type: 'string' } } } },
+      },
+      ElicitResultSchema,
+    );
+    return { content: [{ type: 'text', text: `${answer.action}:${String(answer.content?.name ?? '')}` }] };
+  });
+  s.registerTool('think', { inputSchema: { prompt: z.string() } }, async ({ prompt }, extra) => {
+    const res = await extra.sendRequest(
+      { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 10 } },
+      CreateMessageResultSchema,
+    );
+    return { content: [{ type: 'text', text: res.content.type === 'text' ? res.content.text : '?' }] };
+  });
+  s.registerTool('roots', {}, async (extra) => {
+    const res = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
+    return { content: [{ type: 'text', text: res.roots.map((r) => r.uri).join(',') }] };
+  });
+  s.registerTool('client_info', {}, async () => ({ content: [{ type: 'text', text: JSON.stringify(s.server.getClientVersion()) }] }));
+}
+
+function makePool(options: Partial<McpPoolOptions> = {}): McpPool {
+  pool = new McpPool({
+    name: 'client-side',
+    endpoint: server.url,
+    minSessions: 2,
+    maxSessions: 2,
+    maxConcurrentPerSession: 10,
+    healthCheckIntervalMs: 0,
+    ...options,
+  });
+  return pool;
+}
+
+beforeEach(async () => {
+  server = await startHttpMcpServer({ tools: (s) => registerAskingTools(s) });
+});
+afterEach(async () => {
+  await pool?.shutdown();
+  pool = undefined;
+  await server.close();
+});
+
+it('announces clientInfo and the declared capabilities at initialize', async () => {
+  const p = makePool({ clientInfo: { name: 'my-agent', version: '2.1.0' }, capabilities: { elicitation: { form: { applyDefaults: true } } } });
+  await p.start();
+  expect(JSON.parse(textOf(await p.callTool('client_info')))).toMatchObject({ name: 'my-agent', version: '2.1.0' });
+});
+
+it('routes each elicitation to the caller that caused it: 20 concurrent callers on 2 shared sessions', async () => {
+  const p = makePool({ capabilities: { elicitation: { form: {} } } });
+  await p.start();
+  const results = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      p.callTool('ask', { question: `who is ${i}?` }, {
+        onElicitation: async (params) => {
+          expect(params.message).toBe(`who is ${i}?`);
+          await new Promise((r) => setTimeout(r, (i * 7) % 20)); // answer out of order
+          return { action: 'accept', content: { name: `caller-${i}` } };
+        },
+      }),
+    ),
+  );
+  expect(results.map((r) => textOf(r))).toEqual(Array.from({ length: 20 }, (_, i) => `accept:caller-${i}`));
+  expect(server.stats.initializeCount).toBe(2);
+});
+
+it('routes each sampling request to its caller, and falls back to the pool-level handler', async () => {
+  const p = makePool({
+    onSampling: async () => ({ role: 'assistant', model: 'pool-default', content: { type: 'text', text: 'from the pool' } }),
+  });
+  await p.start();
+  const own = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      p.callTool('think', { prompt: `p${i}` }, {
+        onSampling: async (params) => {
+          const first = params.messages[0]!.content;
+          return { role: 'assistant', model: 'm', content: { type: 'text', text: `answer to ${first.type === 'text' ? first.text : ''}` } };
+        },
+      }),
+    ),
+  );
+  expect(own.map((r) => textOf(r))).toEqual(Array.from({ length: 20 }, (_, i) => `answer to p${i}`));
+  expect(textOf(await p.callTool('think', { prompt: 'x' }))).toBe('from the pool');
+});
+
+it('lists roots from the pool option', async () => {
+  const p = makePool({ listRoots: async () => [{ uri: 'file:///srv/a', name: 'a' }, { uri: 'file:///srv/b' }] });
+  await p.start();
+  expect(textOf(await p.callTool('roots'))).toBe('file:///srv/a,file:///srv/b');
+});
+
+it('answers a question no handler takes with an MCP error, never a hang', async () => {
+  const p = makePool({ capabilities: { elicitation: { form: {} } } });
+  await p.start();
+  const result = await p.callTool('ask', { question: 'anyone?' }, { timeoutMs: 5000 });
+  expect(result.isError).toBe(true);
+  expect(textOf(result)).toMatch(/no elicitation handler/);
+});
+
+it('lets configureClient set anything else on each new client', async () => {
+  const configured: string[] = [];
+  const p = makePool({ configureClient: (client) => configured.push(typeof client.callTool) });
+  await p.start();
+  expect(configured).toEqual(['function', 'function']);
+});
