@@ -90,8 +90,10 @@ it('routes each sampling request to its caller, and falls back to the pool-level
     Array.from({ length: 20 }, (_, i) =>
       p.callTool('think', { prompt: `p${i}` }, {
         onSampling: async (params) => {
-          const first = params.messages[0]!.content;
-          return { role: 'assistant', model: 'm', content: { type: 'text', text: `answer to ${first.type === 'text' ? first.text : ''}` } };
+          // content is one block or an array of blocks; the tool sends one text block
+          const content = params.messages[0]!.content;
+          const first = Array.isArray(content) ? content[0] : content;
+          return { role: 'assistant', model: 'm', content: { type: 'text', text: `answer to ${first?.type === 'text' ? first.text : ''}` } };
         },
       }),
     ),
