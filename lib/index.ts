@@ -4,6 +4,7 @@
  */
 export { McpPool, type McpPoolHealth, type McpPoolSessionRow, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
 export { McpLease, type CallOptions } from './core/lease';
+export { McpPoolGroup, McpPoolGroupError, type McpPoolGroupOptions, type McpPoolGroupStrategy } from './core/pool-group';
 export {
   type McpPoolOptions,
   type ResolvedPoolOptions,

@@ -141,6 +141,27 @@ export class OperationAbortedError extends McpPoolError {
   }
 }
 
+/** The caller's tenant already holds `maxConcurrentPerTenant` leases. Rejected at once, never queued. */
+export class TenantLimitError extends McpPoolError {
+  constructor(poolName: string, limit: number) {
+    super(poolName, `this tenant already has ${limit} calls in flight (tenantLimit.maxConcurrentPerTenant); retry later or raise the limit`);
+  }
+}
+
+/** The server kept answering 429 (Too Many Requests), even after the pause it asked for. */
+export class RateLimitedError extends McpPoolError {
+  constructor(poolName: string, cause: unknown) {
+    super(poolName, 'the MCP server is rate limiting this client (HTTP 429); lower rateLimit.requestsPerSecond', { cause });
+  }
+}
+
+/** waitReady() gave up: the pool did not reach minSessions in time. */
+export class PoolNotReadyError extends McpPoolError {
+  constructor(poolName: string, timeoutMs: number, live: number, min: number, cause?: unknown) {
+    super(poolName, `not ready within ${timeoutMs} ms: ${live} of ${min} minimum sessions are up`, cause ? { cause } : undefined);
+  }
+}
+
 /** The server refused our credentials (HTTP 401/403, or the SDK's UnauthorizedError). Not retried. */
 export class McpAuthError extends McpPoolError {
   constructor(poolName: string, readonly status: number | undefined, cause: unknown) {

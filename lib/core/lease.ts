@@ -54,6 +54,8 @@ export class McpLease implements AsyncDisposable {
   private released = false;
   /** @internal Set by the pool (leak detection). */
   onRelease: (() => void) | undefined;
+  /** @internal The tenant this lease counts against (tenantLimit). */
+  tenant: string | undefined;
 
   /** @internal Created by the pool. */
   constructor(

@@ -34,7 +34,10 @@ import {
   PoolClosedError,
   PoolExhaustedError,
   PoolUnavailableError,
+  PoolNotReadyError,
+  RateLimitedError,
   SessionCreateError,
+  TenantLimitError,
   SessionLostError,
   errorMessage,
   type PoolStateSummary,
@@ -46,6 +49,8 @@ import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedP
 import { RetryBudget } from './retry-budget';
 import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions';
 import { PoolEvents, type SessionEndReason } from './events';
+import { RateLimiter, sleep } from './rate-limiter';
+import { AffinityMap } from './affinity';
 import { SessionRecord, SlotIndex } from './session-record';
 import { WaiterQueue, type Waiter } from './waiter-queue';
 
@@ -60,11 +65,17 @@ export interface AcquireOptions {
   acquireTimeoutMs?: number;
   /** HTTP headers added to every call made with this lease. */
   headers?: Record<string, string>;
+  /**
+   * Prefer the session last used with this key (a conversation, a user) when it has a free slot; otherwise
+   * any session, which the key is then bound to.
+   */
+  affinityKey?: string;
 }
 
 /** Options of a pool-level call: the borrow and the request. */
 export interface PoolCallOptions extends CallOptions {
   acquireTimeoutMs?: number;
+  affinityKey?: string;
 }
 
 /** What {@link McpPool.checkHealth} reports. */
@@ -145,6 +156,12 @@ export class McpPool {
   private readonly promptsCache: ListCache<Prompt[]>;
   private readonly resourcesCache: ListCache<Resource[]>;
   private readonly partitions: PartitionTable<McpPool> | undefined;
+  private readonly rateLimiter: RateLimiter | undefined;
+  private readonly affinity: AffinityMap;
+  /** Leases held per tenant (tenantLimit). */
+  private readonly tenants = new Map<string, number>();
+  /** Callers of waitReady(). */
+  private readyWaiters: Array<{ done: () => void; fail: (error: unknown) => void }> = [];
   /** Set on a partition's sub-pool: the hash that keys it. */
   private partitionLabel: string | undefined;
 
@@ -160,6 +177,8 @@ export class McpPool {
       this.events.emit('circuitStateChanged', { pool: this.name, from, to, error: to === 'open' ? this.circuit.lastError : undefined });
     });
     this.partitions = this.options.partitionBy ? new PartitionTable(this.options.maxPartitions) : undefined;
+    this.rateLimiter = this.options.rateLimit ? new RateLimiter(this.options.rateLimit.requestsPerSecond, this.options.rateLimit.burst) : undefined;
+    this.affinity = new AffinityMap(this.options.maxAffinityKeys);
     this.metrics = new PoolMetrics(
       this.name,
       () => this.gauges(),
@@ -236,10 +255,30 @@ export class McpPool {
       const partition = this.partitionFor(opts?.headers);
       if (partition) return partition.acquire(opts);
       const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
+      const tenant = this.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
       const now = Date.now();
-      const rec = this.takeNow();
-      if (rec) return Promise.resolve(this.lend(rec, now, now, headers));
-      return this.wait(opts, now).then((r) => this.lend(r, now, Date.now(), headers));
+      let rec: SessionRecord | undefined;
+      try {
+        rec = this.takeNow(opts?.affinityKey);
+      } catch (error) {
+        this.releaseTenantSlot(tenant);
+        throw error;
+      }
+      if (rec) return Promise.resolve(this.lend(rec, now, now, headers, tenant, opts?.affinityKey));
+      let waiting: Promise<SessionRecord>;
+      try {
+        waiting = this.wait(opts, now);
+      } catch (error) {
+        this.releaseTenantSlot(tenant);
+        throw error;
+      }
+      return waiting.then(
+        (r) => this.lend(r, now, Date.now(), headers, tenant, opts?.affinityKey),
+        (error: unknown) => {
+          this.releaseTenantSlot(tenant);
+          throw error;
+        },
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -250,13 +289,15 @@ export class McpPool {
     const partition = this.partitionFor(opts?.headers);
     if (partition) return partition.tryAcquire(opts);
     const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
+    const tenant = this.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
     const now = Date.now();
     const rec = this.takeNow();
     if (!rec) {
+      this.releaseTenantSlot(tenant);
       this.ensureCapacity();
       return null;
     }
-    return this.lend(rec, now, now, headers);
+    return this.lend(rec, now, now, headers, tenant);
   }
 
   /** Runs `fn` with a borrowed lease and always returns it, whatever `fn` does. */
@@ -310,6 +351,65 @@ export class McpPool {
     const partition = this.partitionFor(opts?.headers);
     if (partition) return partition.ping(opts);
     return this.withRetry((l) => l.ping(opts), opts, () => true);
+  }
+
+  /** True while the pool runs with at least `minSessions` live sessions. */
+  get isReady(): boolean {
+    return (this.lifecycle === 'running' || this.lifecycle === 'starting') && this.records.size - this.retiring >= this.options.minSessions;
+  }
+
+  /** Resolves once the pool is ready (`minSessions` warm); rejects with PoolNotReadyError after `timeoutMs`. */
+  waitReady(opts?: { timeoutMs?: number }): Promise<void> {
+    if (this.isReady) return Promise.resolve();
+    const timeoutMs = opts?.timeoutMs ?? this.options.acquireTimeoutMs;
+    return new Promise<void>((resolve, reject) => {
+      const entry = {
+        done: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        fail: (error: unknown) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters = this.readyWaiters.filter((w) => w !== entry);
+        reject(new PoolNotReadyError(this.name, timeoutMs, this.records.size - this.retiring, this.options.minSessions, this.circuit.lastError));
+      }, timeoutMs);
+      this.readyWaiters.push(entry);
+    });
+  }
+
+  private notifyReady(): void {
+    if (this.readyWaiters.length === 0 || !this.isReady) return;
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    for (const w of waiters) w.done();
+  }
+
+  /**
+   * Changes `minSessions`/`maxSessions` at run time. Growing takes effect at once (waiters are served by
+   * the new capacity); shrinking retires idle sessions first and the rest as their leases come back, never
+   * closing a session under a call.
+   */
+  resize(sizes: { minSessions?: number; maxSessions?: number }): void {
+    const next = { minSessions: sizes.minSessions ?? this.options.minSessions, maxSessions: sizes.maxSessions ?? this.options.maxSessions };
+    // Validated like the constructor's options (throws McpPoolConfigError naming the field).
+    resolvePoolOptions({ ...this.rawOptions, ...next });
+    const o = this.options as ResolvedPoolOptions; // options are read-only to users; resize is the one writer
+    o.minSessions = next.minSessions;
+    o.maxSessions = next.maxSessions;
+    let excess = this.records.size - this.retiring - next.maxSessions;
+    if (excess > 0) {
+      const byIdleFirst = [...this.records].filter((r) => r.state === 'ready' || r.state === 'probing').sort((a, b) => a.inFlight - b.inFlight);
+      for (const rec of byIdleFirst) {
+        if (excess-- <= 0) break;
+        this.retire(rec, 'resize');
+      }
+    }
+    this.dispatch();
+    this.ensureCapacity();
   }
 
   /**
@@ -398,6 +498,7 @@ export class McpPool {
     this.stopTimers();
     for (const p of this.partitions?.values() ?? []) p.beginDrain();
     for (const w of this.waiters.drain()) w.reject(new PoolClosedError(this.name, 'draining'));
+    for (const w of this.readyWaiters.splice(0)) w.fail(new PoolClosedError(this.name, 'draining'));
     for (const ac of this.creationAborts) ac.abort(new PoolClosedError(this.name, 'draining'));
   }
 
@@ -467,15 +568,47 @@ export class McpPool {
   // ---------------------------------------------------------------------------------------------
   // Borrowing
 
-  private takeNow(): SessionRecord | undefined {
+  private takeNow(affinityKey?: string): SessionRecord | undefined {
     if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') {
       throw new PoolClosedError(this.name, this.lifecycle === 'created' ? 'created' : this.lifecycle === 'draining' ? 'draining' : 'closed');
     }
     // Fairness: while anyone waits, a newcomer queues behind them.
     if (!this.waiters.isEmpty) return undefined;
-    const rec = this.slots.pick();
+    let rec: SessionRecord | undefined;
+    if (affinityKey !== undefined) {
+      const bound = this.affinity.get(affinityKey);
+      if (bound && bound.slotBucket >= 0) rec = bound; // ready, with a free slot
+    }
+    rec ??= this.slots.pick();
     if (rec) this.claim(rec);
     return rec;
+  }
+
+  /** Counts a lease against its tenant, or throws TenantLimitError. Returns the tenant (undefined: unlimited). */
+  private takeTenantSlot(headers: Record<string, string> | undefined): string | undefined {
+    const limit = this.options.tenantLimit!;
+    const all = headers ? mergeHeaders(currentMcpHeaders(), headers) : (currentMcpHeaders() ?? {});
+    const tenant = typeof limit.tenantFrom === 'function' ? limit.tenantFrom(all) : all[limit.tenantFrom.toLowerCase()];
+    if (tenant === undefined) return undefined;
+    const held = this.tenants.get(tenant) ?? 0;
+    if (held >= limit.maxConcurrentPerTenant) {
+      this.metrics.errors++;
+      throw new TenantLimitError(this.name, limit.maxConcurrentPerTenant);
+    }
+    this.tenants.set(tenant, held + 1);
+    return tenant;
+  }
+
+  private releaseTenantSlot(tenant: string | undefined): void {
+    if (tenant === undefined) return;
+    const held = (this.tenants.get(tenant) ?? 1) - 1;
+    if (held <= 0) this.tenants.delete(tenant);
+    else this.tenants.set(tenant, held);
+  }
+
+  /** Leases held by `tenant` right now (tenantLimit). */
+  tenantInFlight(tenant: string): number {
+    return this.tenants.get(tenant) ?? 0;
   }
 
   private wait(opts: AcquireOptions | undefined, now: number): Promise<SessionRecord> {
@@ -528,10 +661,19 @@ export class McpPool {
     this.slots.update(rec);
   }
 
-  private lend(rec: SessionRecord, requestedAt: number, now: number, headers: Record<string, string> | undefined): McpLease {
+  private lend(
+    rec: SessionRecord,
+    requestedAt: number,
+    now: number,
+    headers: Record<string, string> | undefined,
+    tenant?: string,
+    affinityKey?: string,
+  ): McpLease {
     this.metrics.borrowCount++;
     this.metrics.borrowWait.record(now - requestedAt);
     const lease = new McpLease(this.host, rec, headers, now);
+    lease.tenant = tenant;
+    if (affinityKey !== undefined) this.affinity.bind(affinityKey, rec);
     if (this.options.leakDetectionThresholdMs > 0) this.watchForLeak(lease);
     if (this.events.has('borrow')) this.events.emit('borrow', { pool: this.name, sessionId: rec.id, waitMs: now - requestedAt });
     return lease;
@@ -571,6 +713,7 @@ export class McpPool {
 
   private release(lease: McpLease): void {
     lease.onRelease?.();
+    this.releaseTenantSlot(lease.tenant);
     const rec = lease.record;
     if (this.events.has('return')) this.events.emit('return', { pool: this.name, sessionId: rec.id, heldMs: Date.now() - lease.borrowedAt });
     rec.inFlight--;
@@ -643,6 +786,7 @@ export class McpPool {
       opts?.onElicitation || opts?.onSampling
         ? () => runWithMcpHandlers({ onElicitation: opts.onElicitation, onSampling: opts.onSampling }, send)
         : send;
+    if (this.rateLimiter) await this.awaitRateLimit(reqOpts.signal, method);
     const t0 = performance.now();
     try {
       const result = await (headers ? runWithMcpHeaders(headers, withHandlers) : withHandlers());
@@ -692,6 +836,10 @@ export class McpPool {
         return new SessionLostError(this.name, method, verdict.mayHaveRun, error);
       case 'auth':
         return this.authError(verdict.status, error);
+      case 'rate-limited':
+        // The server refused the request (it did not run): pause everyone for as long as it asked.
+        this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
+        return new RateLimitedError(this.name, error);
       default:
         return error;
     }
@@ -702,6 +850,11 @@ export class McpPool {
     try {
       return await this.session(fn, opts);
     } catch (error) {
+      // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
+      if (error instanceof RateLimitedError && this.rateLimiter && this.retryBudget.tryRetry(Date.now())) {
+        this.metrics.retryAttempts++;
+        return this.session(fn, opts);
+      }
       if (
         !(error instanceof SessionLostError) ||
         (error.mayHaveRun && !safeToRepeat()) ||
@@ -733,7 +886,26 @@ export class McpPool {
     this.ensureCapacity();
   }
 
-  private isToolSafeToRepeat(name: string): boolean {
+  private async awaitRateLimit(signal: AbortSignal | undefined, method: string): Promise<void> {
+    const delay = this.rateLimiter!.reserve(Date.now());
+    if (delay <= 0) return;
+    try {
+      await sleep(delay, signal);
+    } catch (reason) {
+      throw new OperationAbortedError(this.name, method, reason);
+    }
+  }
+
+  /** Leases out plus callers waiting: how busy the pool is (for least-busy routing). */
+  get load(): number {
+    return this.leased + this.waiters.size;
+  }
+
+  /**
+   * Whether a call of this tool may run twice: the server's annotations (from the cached tools list) say
+   * `readOnlyHint` or `idempotentHint`.
+   */
+  isToolSafeToRepeat(name: string): boolean {
     const tool = this.toolsCache.peek()?.find((t) => t.name === name);
     return tool?.annotations?.readOnlyHint === true || tool?.annotations?.idempotentHint === true;
   }
@@ -815,7 +987,10 @@ export class McpPool {
     const p = raceAbort(
       withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, newClient: () => this.newClient() })).then(async (ds) => {
         try {
-          await withoutRequestContext(() => this.prepareSession(ds, ac.signal));
+          await withoutRequestContext(async () => {
+            await this.prepareSession(ds, ac.signal);
+            await this.runSessionReadyHook(ds);
+          });
           return ds;
         } catch (error) {
           await ds.close();
@@ -850,6 +1025,14 @@ export class McpPool {
     } while (cursor);
     // The list is fetched anyway: let it serve the cache too.
     this.toolsCache.offer(tools, generation);
+  }
+
+  /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
+  private async runSessionReadyHook(ds: DriverSession): Promise<void> {
+    const hook = this.options.onSessionReady;
+    if (!hook) return;
+    const rec = new SessionRecord(ds, Date.now(), Infinity);
+    await hook(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now()));
   }
 
   private newClient(): Client {
@@ -918,6 +1101,7 @@ export class McpPool {
     this.authBlocked = false;
     this.log('debug', `session created in ${now - started} ms (${this.records.size} sessions)`);
     this.events.emit('sessionCreated', { pool: this.name, sessionId: rec.id, durationMs: now - started });
+    this.notifyReady();
     this.slots.update(rec);
     this.dispatch();
     this.ensureCapacity();
@@ -961,6 +1145,7 @@ export class McpPool {
     rec.state = 'dead';
     this.slots.remove(rec);
     this.records.delete(rec);
+    this.affinity.dropSession(rec);
     this.metrics.sessionsDestroyed++;
     this.replacementsDue++;
     // A rebuilt session may see another server (restarted, upgraded): cached lists are stale.
@@ -987,6 +1172,7 @@ export class McpPool {
     rec.state = 'dead';
     this.retiring--;
     this.records.delete(rec);
+    this.affinity.dropSession(rec);
     this.metrics.sessionsDestroyed++;
     this.events.emit('sessionDestroyed', { pool: this.name, sessionId: rec.id, reason: rec.endReason ?? 'idle' });
     this.closeSession(rec.session);

@@ -117,6 +117,18 @@ export interface McpPoolOptions {
    */
   instrumentation?: McpPoolInstrumentation;
 
+  /** Runs on each new session after initialize, before it is lent (e.g. set a logging level); a throw fails the creation. */
+  onSessionReady?: (lease: McpLease) => Promise<unknown> | unknown;
+  /** At most this many requests per second (token bucket with `burst`); a 429 with Retry-After pauses it. */
+  rateLimit?: { requestsPerSecond: number; burst?: number };
+  /**
+   * Leases one tenant may hold at once; over it, rejected at once with TenantLimitError. `tenantFrom`: a
+   * header name, or a function of the request's headers returning the tenant (undefined: not limited).
+   */
+  tenantLimit?: { maxConcurrentPerTenant: number; tenantFrom: string | ((headers: Readonly<Record<string, string>>) => string | undefined) };
+  /** Affinity keys remembered at most (least recently used dropped first). Default 10000. */
+  maxAffinityKeys?: number;
+
   /** Name and version the client announces at initialize. */
   clientInfo?: { name: string; version: string };
   /**
@@ -163,6 +175,9 @@ export interface ResolvedPoolOptions
       | 'onSampling'
       | 'listRoots'
       | 'configureClient'
+      | 'onSessionReady'
+      | 'rateLimit'
+      | 'tenantLimit'
     >
   > {
   endpoint?: URL;
@@ -181,6 +196,9 @@ export interface ResolvedPoolOptions
   onSampling?: McpCallHandlers['onSampling'];
   listRoots?: () => Root[] | Promise<Root[]>;
   configureClient?: (client: Client) => void;
+  onSessionReady?: (lease: McpLease) => Promise<unknown> | unknown;
+  rateLimit?: { requestsPerSecond: number; burst: number };
+  tenantLimit?: McpPoolOptions['tenantLimit'];
   headers: Record<string, string>;
   clientInfo: { name: string; version: string };
   logger?: McpPoolLogger;
@@ -231,6 +249,7 @@ export const POOL_DEFAULTS = {
   partitionIdleTimeoutMs: 300_000,
   maxSessionsPerPartition: 2,
   leakDetectionThresholdMs: 0,
+  maxAffinityKeys: 10_000,
 };
 
 /** Headers the transport owns; a user may not set them (statically or per request). */
@@ -286,6 +305,7 @@ const POSITIVE_INTS = [
   'failureThreshold',
   'maxPartitions',
   'maxSessionsPerPartition',
+  'maxAffinityKeys',
 ] as const;
 
 /** Splits a command line on blanks, honouring simple single and double quotes. */
@@ -381,6 +401,21 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
       issues.push({ field: 'partitionBy', message: 'must be a non-empty list of header names or a function' });
     else partitionBy = partitionBy.map((h) => h.toLowerCase());
   }
+  let rateLimit: ResolvedPoolOptions['rateLimit'];
+  if (options.rateLimit !== undefined) {
+    const { requestsPerSecond, burst = 1 } = options.rateLimit ?? {};
+    if (typeof requestsPerSecond !== 'number' || !(requestsPerSecond > 0) || !Number.isFinite(requestsPerSecond))
+      issues.push({ field: 'rateLimit.requestsPerSecond', message: 'must be a number > 0' });
+    if (typeof burst !== 'number' || !Number.isInteger(burst) || burst < 1) issues.push({ field: 'rateLimit.burst', message: 'must be an integer >= 1' });
+    rateLimit = { requestsPerSecond, burst };
+  }
+  if (options.tenantLimit !== undefined) {
+    const t = options.tenantLimit;
+    if (!t || typeof t.maxConcurrentPerTenant !== 'number' || !Number.isInteger(t.maxConcurrentPerTenant) || t.maxConcurrentPerTenant < 1)
+      issues.push({ field: 'tenantLimit.maxConcurrentPerTenant', message: 'must be an integer >= 1' });
+    if (!t || (typeof t.tenantFrom !== 'function' && (typeof t.tenantFrom !== 'string' || !TOKEN.test(t.tenantFrom))))
+      issues.push({ field: 'tenantLimit.tenantFrom', message: 'must be a header name or a function' });
+  }
   if (issues.length > 0) throw new McpPoolConfigError(typeof name === 'string' && name ? name : DEFAULT_POOL_NAME, issues);
 
   return {
@@ -391,6 +426,7 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     args,
     headers,
     partitionBy,
+    rateLimit,
     clientInfo: options.clientInfo ?? { name: 'nestjs-mcp-pool', version: '0.1.0' },
   };
 }

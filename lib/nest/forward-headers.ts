@@ -9,6 +9,7 @@ const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',
+  'proxy-authorization',
   'transfer-encoding',
   'te',
   'trailer',
@@ -18,15 +19,16 @@ const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
 
 /**
  * Identity headers choose who the server thinks is calling. Many MCP servers bind the user to the
- * session, so sending one user's identity on a session shared with other users leaks state.
+ * session, so one user's identity must never ride on a session shared with other users: these headers are
+ * only forwarded to pools that partition by them (`partitionBy`), which the registry checks at boot.
  */
-const IDENTITY_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie']);
+export const IDENTITY_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie']);
 
 /**
- * Checks and lower-cases an allow-list of header names. Throws one error listing every refused name:
- * not an HTTP token, a protocol or hop-by-hop header, or an identity header.
+ * Checks and lower-cases an allow-list of header names. Throws one error listing every refused name: not
+ * an HTTP token, a protocol or hop-by-hop header, or (unless `allowIdentity`) an identity header.
  */
-export function normalizeForwardHeaders(names: readonly string[]): readonly string[] {
+export function normalizeForwardHeaders(names: readonly string[], allowIdentity: boolean): readonly string[] {
   if (!Array.isArray(names)) throw new TypeError('McpPoolModule.forwardHeaders: expected an array of header names');
   const problems: string[] = [];
   const out = new Set<string>();
@@ -37,8 +39,10 @@ export function normalizeForwardHeaders(names: readonly string[]): readonly stri
     }
     const name = raw.toLowerCase();
     if (TRANSPORT_HEADERS.has(name)) problems.push(`"${name}" is owned by the MCP transport or the connection and cannot be forwarded`);
-    else if (IDENTITY_HEADERS.has(name))
-      problems.push(`"${name}" carries an identity; forwarding it on shared sessions would mix users (use the pool's auth option)`);
+    else if (IDENTITY_HEADERS.has(name) && !allowIdentity)
+      problems.push(
+        `"${name}" carries an identity: forward it with McpPoolModule.forwardHeaders, which checks at boot that every HTTP pool partitions by it (partitionBy)`,
+      );
     else out.add(name);
   }
   if (problems.length > 0) throw new Error(`McpPoolModule.forwardHeaders: ${problems.join('; ')}`);

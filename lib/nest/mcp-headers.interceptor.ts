@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional, type CallHandler, type ExecutionContext, 
 import { Observable } from 'rxjs';
 import { runWithMcpHeaders } from '../context/request-context';
 import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
+import { McpPoolRegistry } from './mcp-pool.registry';
 import { normalizeForwardHeaders, pickForwardedHeaders } from './forward-headers';
 
 /**
@@ -18,21 +19,28 @@ import { normalizeForwardHeaders, pickForwardedHeaders } from './forward-headers
  * @UseInterceptors(new McpHeadersInterceptor(['x-request-id']))             // explicit list
  * ```
  *
- * Works on Express and Fastify; other contexts (RPC, WebSocket) pass through untouched. Header values are
- * never logged. Outside HTTP handlers, call `runWithMcpHeaders(headers, fn)` directly.
+ * Identity headers (`authorization`, `cookie`) may be forwarded only through `McpPoolModule.forwardHeaders`,
+ * and only if every HTTP pool partitions by them (`partitionBy`): each identity then gets sessions of its
+ * own. Works on Express and Fastify; other contexts (RPC, WebSocket) pass through untouched. Header values
+ * are never logged. Outside HTTP handlers, call `runWithMcpHeaders(headers, fn)` directly.
  */
 @Injectable()
 export class McpHeadersInterceptor implements NestInterceptor {
   private readonly allowList: readonly string[];
 
-  constructor(@Optional() @Inject(MCP_FORWARD_HEADERS) allowList?: readonly string[]) {
+  constructor(
+    @Optional() @Inject(MCP_FORWARD_HEADERS) allowList?: readonly string[],
+    @Optional() @Inject(McpPoolRegistry) registry?: McpPoolRegistry,
+  ) {
     if (!allowList) {
       throw new Error(
         'McpHeadersInterceptor has no header allow-list: import McpPoolModule.forwardHeaders([...]) in the root module, ' +
           'or use new McpHeadersInterceptor([...])',
       );
     }
-    this.allowList = normalizeForwardHeaders(allowList);
+    // Made by Nest (a registry is injected), the list is McpPoolModule.forwardHeaders', whose identity
+    // headers the registry checked against every pool's partitionBy. A hand-made instance cannot be checked.
+    this.allowList = normalizeForwardHeaders(allowList, registry !== undefined);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {

@@ -12,6 +12,7 @@ import {
   type ValidationArguments,
 } from 'class-validator';
 import type { McpAuthOption, McpTransportKind } from '../core/options';
+import type { PartitionBy } from '../core/partitions';
 
 /** A decimal number written as a string (`'10'`, `' 2.5 '`, `'1e3'`), as environment variables carry them. */
 const NUMERIC_STRING = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?\s*$/i;
@@ -66,6 +67,7 @@ function Check(name: string, message: string, test: (value: unknown) => boolean)
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isFunction = (v: unknown): boolean => typeof v === 'function';
 const isStringRecord = (v: unknown): boolean => isObject(v) && Object.values(v).every((x) => typeof x === 'string');
 const hasMethods = (v: unknown, ...names: string[]): boolean =>
   isObject(v) && names.every((n) => typeof (v as Record<string, unknown>)[n] === 'function');
@@ -137,12 +139,43 @@ export class McpPoolOptionsDto {
   toolCacheTtlMs?: number;
 
   @IsOptional()
-  @Check('isAuth', 'must be a token string or a function returning one', (v) => typeof v === 'string' || typeof v === 'function')
+  @Check('isAuth', 'must be a token string or a function returning one (McpTokenProvider)', (v) => typeof v === 'string' || typeof v === 'function')
   auth?: McpAuthOption;
 
   @IsOptional()
   @Check('isStringRecord', 'must be an object whose values are strings', isStringRecord)
   headers?: Record<string, string>;
+
+  @IntegerOption(0)
+  authCacheTtlMs?: number;
+
+  @IsOptional()
+  @Check('isObject', 'must be an OAuthClientProvider object', isObject)
+  authProvider?: unknown;
+
+  @IsOptional()
+  @Check(
+    'isPartitionBy',
+    'must be a non-empty list of header names or a function',
+    (v) => typeof v === 'function' || (Array.isArray(v) && v.length > 0 && v.every((h) => typeof h === 'string')),
+  )
+  partitionBy?: PartitionBy;
+
+  @IntegerOption(1)
+  maxPartitions?: number;
+
+  @IntegerOption(0)
+  partitionIdleTimeoutMs?: number;
+
+  @IntegerOption(1)
+  maxSessionsPerPartition?: number;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  healthProbe?: unknown;
+
+  @IntegerOption(0)
+  leakDetectionThresholdMs?: number;
 
   @IntegerOption(0)
   healthCheckIntervalMs?: number;
@@ -175,12 +208,55 @@ export class McpPoolOptionsDto {
   failFast?: boolean;
 
   @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  onToolsChanged?: unknown;
+
+  @IsOptional()
+  @Check('isInstrumentation', 'must be an object with a wrapCall method', (v) => hasMethods(v, 'wrapCall'))
+  instrumentation?: unknown;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  onSessionReady?: unknown;
+
+  @IsOptional()
+  @Check('isObject', 'must be an object { requestsPerSecond, burst? }', isObject)
+  rateLimit?: unknown;
+
+  @IsOptional()
+  @Check('isObject', 'must be an object { maxConcurrentPerTenant, tenantFrom }', isObject)
+  tenantLimit?: unknown;
+
+  @IntegerOption(1)
+  maxAffinityKeys?: number;
+
+  @IsOptional()
   @Check(
     'isClientInfo',
     'must be an object { name: string, version: string }',
     (v) => isObject(v) && typeof v.name === 'string' && typeof v.version === 'string',
   )
   clientInfo?: { name: string; version: string };
+
+  @IsOptional()
+  @Check('isObject', 'must be an object (ClientCapabilities)', isObject)
+  capabilities?: unknown;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  onElicitation?: unknown;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  onSampling?: unknown;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  listRoots?: unknown;
+
+  @IsOptional()
+  @Check('isFunction', 'must be a function', isFunction)
+  configureClient?: unknown;
 
   @IsOptional()
   @Check('isLogger', 'must be false or an object with log, warn and error methods (a Nest Logger fits)', (v) => v === false || hasMethods(v, 'log', 'warn', 'error'))
@@ -210,5 +286,11 @@ export const CONVERTED_OPTION_KEYS = [
   'retryMaxDelayMs',
   'failureThreshold',
   'recoveryTimeoutMs',
+  'authCacheTtlMs',
+  'maxPartitions',
+  'partitionIdleTimeoutMs',
+  'maxSessionsPerPartition',
+  'leakDetectionThresholdMs',
+  'maxAffinityKeys',
   'failFast',
 ] as const satisfies ReadonlyArray<keyof McpPoolOptionsDto>;

@@ -27,14 +27,15 @@ export class McpPoolModule extends ConfigurableModuleClass {
   /**
    * Makes {@link McpHeadersInterceptor} forward these incoming request headers (case-insensitive) to the
    * MCP calls made while handling each request, on every HTTP pool. Import it once, in the root module;
-   * the allow-list is global. Protocol, hop-by-hop and identity headers (`authorization`, `cookie`) are
-   * refused: an identity on a shared session would leak between users.
+   * the allow-list is global. Protocol and hop-by-hop headers are refused. Identity headers
+   * (`authorization`, `cookie`) are accepted only if every HTTP pool partitions by them (`partitionBy`),
+   * checked at boot: on a shared session, one user's identity would reach other users' calls.
    */
   static forwardHeaders(headers: readonly string[]): DynamicModule {
     return {
       module: McpForwardHeadersModule,
       global: true,
-      providers: [{ provide: MCP_FORWARD_HEADERS, useValue: normalizeForwardHeaders(headers) }],
+      providers: [{ provide: MCP_FORWARD_HEADERS, useValue: normalizeForwardHeaders(headers, true) }],
       exports: [MCP_FORWARD_HEADERS],
     };
   }

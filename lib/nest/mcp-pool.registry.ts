@@ -1,7 +1,9 @@
-import { Injectable, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { McpPoolConfigError, McpPoolError } from '../core/errors';
 import type { McpPool } from '../core/mcp-pool';
 import { DEFAULT_POOL_NAME } from '../core/options';
+import { IDENTITY_HEADERS } from './forward-headers';
+import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
 
 /**
  * Every pool registered in this Nest application, by name. One instance per application (it lives in a
@@ -16,6 +18,12 @@ import { DEFAULT_POOL_NAME } from '../core/options';
 export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly pools = new Map<string, McpPool>();
   private started = false;
+  /** Identity headers that McpPoolModule.forwardHeaders sends to every pool. */
+  private readonly forwardedIdentity: readonly string[];
+
+  constructor(@Optional() @Inject(MCP_FORWARD_HEADERS) forwarded?: readonly string[]) {
+    this.forwardedIdentity = (forwarded ?? []).filter((h) => IDENTITY_HEADERS.has(h));
+  }
 
   /** The pool registered under `name`; throws an {@link McpPoolError} naming the registered pools if there is none. */
   get(name: string = DEFAULT_POOL_NAME): McpPool {
@@ -55,6 +63,7 @@ export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown,
    * configuration error (each `forRoot`/`forRootAsync` call creates its own pool).
    */
   add(pool: McpPool): void {
+    this.checkIdentityForwarding(pool);
     if (this.pools.has(pool.name)) {
       throw new McpPoolConfigError(pool.name, [
         {
@@ -65,6 +74,27 @@ export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown,
       ]);
     }
     this.pools.set(pool.name, pool);
+  }
+
+  /**
+   * A forwarded identity header would be sent on every session of an HTTP pool: only a pool that
+   * partitions by it (each identity on sessions of its own) may receive it. A `partitionBy` function is
+   * trusted to derive the identity from the forwarded headers.
+   */
+  private checkIdentityForwarding(pool: McpPool): void {
+    if (this.forwardedIdentity.length === 0 || pool.options.transport === 'stdio') return;
+    const by = pool.options.partitionBy;
+    if (typeof by === 'function') return;
+    const missing = this.forwardedIdentity.filter((h) => !by?.includes(h));
+    if (missing.length === 0) return;
+    throw new McpPoolConfigError(pool.name, [
+      {
+        field: 'partitionBy',
+        message:
+          `must include ${missing.map((h) => `'${h}'`).join(' and ')}, which McpPoolModule.forwardHeaders forwards: ` +
+          `without a partition per identity, one user's ${missing.join('/')} would be sent on sessions shared with other users`,
+      },
+    ]);
   }
 
   /** @internal Whether the application has started the pools (a pool registered later, by a lazy-loaded module, starts at once). */

@@ -32,6 +32,7 @@ const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNRE
 export class StreamableHttpDriver implements SessionDriver {
   readonly kind = 'streamable_http';
   private readonly fetch: FetchLike;
+  private retryAfter = { at: 0, ms: 0 };
 
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
@@ -72,7 +73,11 @@ export class StreamableHttpDriver implements SessionDriver {
     if (error instanceof StreamableHTTPError) {
       const status = error.code;
       if (status === 401 || status === 403) return { kind: 'auth', status };
-      if (status === 429) return { kind: 'rate-limited' };
+      if (status === 429) {
+        // The SDK's error has no headers: Retry-After was noted by our fetch (just now, on this driver).
+        const recent = Date.now() - this.retryAfter.at < 1000;
+        return { kind: 'rate-limited', retryAfterMs: recent ? this.retryAfter.ms : undefined };
+      }
       // The server no longer knows our session id: 404 per the spec, 400 "no valid session" from some
       // servers. The request was rejected, so it certainly did not run.
       if (status === 404 && session?.remoteId) return { kind: 'session-fatal', mayHaveRun: false };
@@ -94,14 +99,21 @@ export class StreamableHttpDriver implements SessionDriver {
   private contextFetch(): FetchLike {
     const base: FetchLike = this.opts.fetch ?? ((url, init) => fetch(url, init));
     const auth = this.opts.auth;
+    const noteRetryAfter = (response: Response): Response => {
+      if (response.status === 429) {
+        const ms = retryAfterMs(response.headers.get('retry-after'));
+        if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
+      }
+      return response;
+    };
     return async (url, init) => {
       const perRequest = currentMcpHeaders();
-      if (!perRequest && auth === undefined) return base(url, init);
+      if (!perRequest && auth === undefined) return noteRetryAfter(await base(url, init));
       // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
       if (perRequest) for (const name of Object.keys(perRequest)) headers.set(name, perRequest[name]!);
-      return base(url, { ...init, headers });
+      return noteRetryAfter(await base(url, { ...init, headers }));
     };
   }
 }
@@ -142,4 +154,13 @@ class HttpSession implements DriverSession {
     this.watch.close();
     await this.client.close().catch(() => undefined);
   }
+}
+
+/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
+function retryAfterMs(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
