@@ -1,40 +1,8 @@
 /**
- * nestjs-mcp-pool: warm, shared MCP client sessions. The core (`McpPool`) has no Nest dependency; the
- * Nest module is exported from here too. The Terminus health indicator lives in `nestjs-mcp-pool/terminus`.
+ * nestjs-mcp-pool: warm, shared MCP client sessions. Everything of the core (also available without Nest
+ * as `nestjs-mcp-pool/core`) plus the Nest module. The Terminus health indicator lives in
+ * `nestjs-mcp-pool/terminus`.
  */
-export { McpPool, type McpPoolHealth, type McpPoolSessionRow, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
-export { McpLease, type CallOptions } from './core/lease';
-export { McpPoolGroup, McpPoolGroupError, type McpPoolGroupOptions, type McpPoolGroupStrategy } from './core/pool-group';
-export {
-  type McpPoolOptions,
-  type ResolvedPoolOptions,
-  type McpTransportKind,
-  type McpAuthOption,
-  type McpTokenProvider,
-  type McpCallInfo,
-  type McpPoolInstrumentation,
-  POOL_DEFAULTS,
-  DEFAULT_POOL_NAME,
-  resolvePoolOptions,
-} from './core/options';
-export * from './core/errors';
-export type { McpPoolMetricsSnapshot, PoolGauges } from './core/metrics';
-export type { PercentileSummary } from './core/histogram';
-export type { CircuitState } from './core/circuit-breaker';
-export { PoolEvents, type McpPoolEvents, type McpPoolEventName, type McpPoolListener, type SessionEndReason } from './core/events';
-export type { PartitionBy } from './core/partitions';
-export { LatencyHistogram, HISTOGRAM_BOUNDS_MS } from './core/histogram';
-export type { PoolMetrics } from './core/metrics';
-export type { McpPoolLogger } from './core/logger';
-export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
-export {
-  runWithMcpHeaders,
-  currentMcpHeaders,
-  runWithMcpHandlers,
-  type McpRequestContext,
-  type McpCallHandlers,
-  type ServerRequestExtra,
-} from './context/request-context';
-export { StreamableHttpDriver, StdioDriver } from './transports';
+export * from './standalone';
 // The Nest layer: McpPoolModule, @InjectMcpPool, McpPoolRegistry, McpHeadersInterceptor (nothing from @nestjs/terminus).
 export * from './nest';

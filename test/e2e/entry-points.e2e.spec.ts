@@ -43,3 +43,9 @@ it('the terminus entry exports the health indicator', () => {
   expect(packages).toContain('@nestjs/terminus');
   expect(Object.keys(require('../../lib/terminus') as object)).toEqual(['McpPoolHealthIndicator']);
 });
+
+it('nothing reachable from the core entry (nestjs-mcp-pool/core) imports Nest, OpenTelemetry or prom-client', () => {
+  const { packages } = reachable(join(LIB, 'standalone.ts'));
+  expect([...packages].filter((p) => /^(@nestjs\/|@opentelemetry\/|prom-client|class-validator|class-transformer|rxjs)/.test(p))).toEqual([]);
+  expect([...packages].filter((p) => p.startsWith('@modelcontextprotocol/sdk')).length).toBeGreaterThan(0);
+});
