@@ -12,6 +12,7 @@ import {
   McpPoolConfigError,
   McpPoolModule,
   McpPoolRegistry,
+  POOL_DEFAULTS,
   SessionCreateError,
   StreamableHttpDriver,
   getMcpPoolToken,
@@ -251,6 +252,17 @@ describe('validation at boot', () => {
     });
   });
 
+  it('converts every numeric and boolean option of the core (the DTO mirrors McpPoolOptions)', () => {
+    const convertible = Object.entries(POOL_DEFAULTS)
+      .filter(([, v]) => typeof v === 'number' || typeof v === 'boolean')
+      .map(([k]) => k);
+    const given = Object.fromEntries(convertible.map((k) => [k, typeof (POOL_DEFAULTS as Record<string, unknown>)[k] === 'boolean' ? 'true' : '7']));
+    // An option missing from McpPoolOptionsDto would stay a string, and the core would reject it.
+    expect(validatePoolOptions('github', { endpoint: server.url, ...given, minSessions: '1' })).toMatchObject(
+      Object.fromEntries(convertible.map((k) => [k, k === 'minSessions' ? 1 : typeof (POOL_DEFAULTS as Record<string, unknown>)[k] === 'boolean' ? true : 7])),
+    );
+  });
+
   it.each([
     [{ maxSessions: ' 12 ', minSessions: '0', callTimeoutMs: '1e3', failFast: 'FALSE' }, { maxSessions: 12, minSessions: 0, callTimeoutMs: 1000, failFast: false }],
     [{ maxWaiters: 7, failFast: '1' }, { maxWaiters: 7, failFast: true }],
@@ -426,14 +438,71 @@ describe('McpHeadersInterceptor registration', () => {
     ).rejects.toThrow(/McpHeadersInterceptor has no header allow-list/);
   });
 
-  it('refuses protocol, hop-by-hop and identity headers and invalid names, all in one error', () => {
-    expect(() => McpPoolModule.forwardHeaders(['x-request-id', 'Content-Type', 'mcp-session-id', 'connection', 'Authorization', 'cookie', 'bad name'])).toThrow(
+  it('refuses protocol and hop-by-hop headers and invalid names, all in one error', () => {
+    expect(() => McpPoolModule.forwardHeaders(['x-request-id', 'Content-Type', 'mcp-session-id', 'connection', 'Proxy-Authorization', 'bad name'])).toThrow(
       'McpPoolModule.forwardHeaders: "content-type" is owned by the MCP transport or the connection and cannot be forwarded; ' +
         '"mcp-session-id" is owned by the MCP transport or the connection and cannot be forwarded; ' +
         '"connection" is owned by the MCP transport or the connection and cannot be forwarded; ' +
-        '"authorization" carries an identity; forwarding it on shared sessions would mix users (use the pool\'s auth option); ' +
-        '"cookie" carries an identity; forwarding it on shared sessions would mix users (use the pool\'s auth option); ' +
+        '"proxy-authorization" is owned by the MCP transport or the connection and cannot be forwarded; ' +
         '"bad name" is not a valid header name',
+    );
+  });
+
+  it('refuses identity headers in a hand-made instance, which nothing can check against the pools', () => {
+    expect(() => new McpHeadersInterceptor(['x-request-id', 'Authorization'])).toThrow(
+      '"authorization" carries an identity: forward it with McpPoolModule.forwardHeaders, which checks at boot that every HTTP pool partitions by it (partitionBy)',
+    );
+  });
+});
+
+describe('forwarding identity headers', () => {
+  function appWithPartitions(partitioned: boolean): Type<unknown> {
+    @Controller()
+    class WhoamiController {
+      constructor(@InjectMcpPool() private readonly pool: McpPool) {}
+
+      @Get('whoami')
+      async whoami() {
+        return JSON.parse(textOf(await this.pool.callTool('whoami'))) as unknown;
+      }
+    }
+    return moduleOf({
+      imports: [
+        McpPoolModule.forRoot({ endpoint: server.url, ...quiet, ...(partitioned ? { partitionBy: ['authorization'] } : {}) }),
+        McpPoolModule.forRoot({ name: 'files', transport: 'stdio', command: process.execPath, args: ['-e', ''], minSessions: 0, logger: false }),
+        McpPoolModule.forwardHeaders(['x-request-id', 'authorization']),
+      ],
+      controllers: [WhoamiController],
+      providers: [{ provide: APP_INTERCEPTOR, useClass: McpHeadersInterceptor }],
+    });
+  }
+
+  it.each(ADAPTERS)('gives each identity sessions of its own when the pool partitions by it (%s)', async (adapter) => {
+    const { app, url } = await startNestApp(appWithPartitions(true), adapter);
+    apps.push(app);
+    type Seen = { sessionId: string; headers: Record<string, string> };
+    const whoami = async (token?: string): Promise<Seen> => {
+      const req = request(url).get('/whoami').set('x-request-id', 'r');
+      return (await (token ? req.set('authorization', `Bearer ${token}`) : req).expect(200)).body as Seen;
+    };
+    const alice1 = await whoami('alice');
+    const alice2 = await whoami('alice');
+    const bob = await whoami('bob');
+    const anonymous = await whoami();
+
+    expect([alice1, alice2, bob].map((s) => s.headers.authorization)).toEqual(['Bearer alice', 'Bearer alice', 'Bearer bob']);
+    expect(alice2.sessionId).toBe(alice1.sessionId);
+    expect(bob.sessionId).not.toBe(alice1.sessionId);
+    expect(anonymous.headers).not.toHaveProperty('authorization');
+    expect([alice1.sessionId, bob.sessionId]).not.toContain(anonymous.sessionId);
+  });
+
+  it('fails at boot when an identity header would reach an HTTP pool that does not partition by it', async () => {
+    const error = await boot(appWithPartitions(false)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpPoolConfigError);
+    expect((error as Error).message).toBe(
+      'mcp pool "default": partitionBy must include \'authorization\', which McpPoolModule.forwardHeaders forwards: ' +
+        "without a partition per identity, one user's authorization would be sent on sessions shared with other users",
     );
   });
 });
