@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
+import { McpPoolCoreModule } from './mcp-pool-core.module';
 import { normalizeForwardHeaders } from './forward-headers';
 import { ConfigurableModuleClass } from './mcp-pool.module-definition';
 
@@ -35,6 +36,8 @@ export class McpPoolModule extends ConfigurableModuleClass {
     return {
       module: McpForwardHeadersModule,
       global: true,
+      // The registry checks forwarded identity headers against every pool (and must exist for that).
+      imports: [McpPoolCoreModule],
       providers: [{ provide: MCP_FORWARD_HEADERS, useValue: normalizeForwardHeaders(headers, true) }],
       exports: [MCP_FORWARD_HEADERS],
     };
