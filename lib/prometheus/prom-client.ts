@@ -60,22 +60,27 @@ export function registerPrometheusCollector(
   const names: string[] = [];
   for (const t of templates) {
     const metric = {
-      // prom-client rewrites `name` of counters in OpenMetrics mode (it strips `_total`, then adds it to
-      // each sample): get() reports whatever it holds now.
       name: t.name,
       help: t.help,
       type: t.type,
       aggregator: t.aggregator,
-      get: async (): Promise<PromClientMetricValues> => ({
-        name: metric.name,
-        help: t.help,
-        type: t.type,
-        aggregator: t.aggregator,
-        values: (collect().get(t.name)?.samples ?? []).map((s) =>
-          // Counter and gauge samples carry the family's name; histogram ones their _bucket/_sum/_count name.
-          s.name === t.name ? { value: s.value, labels: s.labels } : { value: s.value, labels: s.labels, metricName: s.name },
-        ),
-      }),
+      get: async (): Promise<PromClientMetricValues> => {
+        // In OpenMetrics mode prom-client renames counters just before asking for their values (it strips
+        // `_total` from `name`, then appends it to each sample). Report the name it set for this scrape,
+        // then restore ours, so that a later scrape in the Prometheus format still says `_total`.
+        const name = metric.name;
+        metric.name = t.name;
+        return {
+          name,
+          help: t.help,
+          type: t.type,
+          aggregator: t.aggregator,
+          values: (collect().get(t.name)?.samples ?? []).map((s) =>
+            // Counter and gauge samples carry the family's name; histogram ones their _bucket/_sum/_count name.
+            s.name === t.name ? { value: s.value, labels: s.labels } : { value: s.value, labels: s.labels, metricName: s.name },
+          ),
+        };
+      },
       // registry.resetMetrics(): the pools' numbers are not prom-client's to reset (use pool.metrics.reset()).
       reset: (): void => undefined,
     };
