@@ -226,7 +226,8 @@ describe('registerPrometheusCollector (prom-client)', () => {
 
     // prom-client's OpenMetrics output: counters are declared without _total, samples keep it; switching
     // back to the Prometheus format gives the _total names again.
-    const openRegistry = new Registry(Registry.OPENMETRICS_CONTENT_TYPE);
+    const openRegistry = new Registry();
+    openRegistry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never); // (the typings omit the constructor argument)
     registerPrometheusCollector(openRegistry, () => [pool]);
     const open = await openRegistry.metrics();
     expect(open).toContain('# TYPE mcp_pool_calls counter');
