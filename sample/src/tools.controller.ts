@@ -1,0 +1,50 @@
+import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, UseInterceptors } from '@nestjs/common';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import { errorMessage, InjectMcpPool, McpHeadersInterceptor, McpPool } from 'nestjs-mcp-pool';
+import { HTTP_POOL, STDIO_POOL } from './mcp-pools';
+
+/**
+ * `GET /tools` and `POST /tools/:pool/:name`. The interceptor forwards the allow-listed headers of each
+ * incoming request (`x-request-id`, see AppModule) to the MCP calls made while handling it, on HTTP pools.
+ */
+@Controller('tools')
+@UseInterceptors(McpHeadersInterceptor)
+export class ToolsController {
+  private readonly pools: ReadonlyMap<string, McpPool>;
+
+  constructor(@InjectMcpPool(HTTP_POOL) http: McpPool, @InjectMcpPool(STDIO_POOL) stdio: McpPool) {
+    this.pools = new Map([
+      [HTTP_POOL, http],
+      [STDIO_POOL, stdio],
+    ]);
+  }
+
+  /** The tools of each pool, from the pool's cache: `tools/list` reaches the server once per toolCacheTtlMs. */
+  @Get()
+  async list(): Promise<Record<string, { tools: Tool[] } | { error: string }>> {
+    const entries = await Promise.all(
+      [...this.pools].map(async ([name, pool]) => {
+        try {
+          return [name, { tools: await pool.listTools() }] as const;
+        } catch (error) {
+          return [name, { error: errorMessage(error) }] as const;
+        }
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
+  /**
+   * Calls tool `name` on pool `pool`, with the JSON body as its arguments (no body: none). A tool that fails answers
+   * `isError: true` in a 200 result (MCP's way); the pool's own errors become HTTP errors (McpErrorFilter).
+   */
+  @Post(':pool/:name')
+  @HttpCode(200)
+  call(@Param('pool') pool: string, @Param('name') name: string, @Body() args: unknown = {}): Promise<CallToolResult> {
+    const target = this.pools.get(pool);
+    if (!target) throw new NotFoundException(`no MCP pool named "${pool}" (pools: ${[...this.pools.keys()].join(', ')})`);
+    if (typeof args !== 'object' || args === null || Array.isArray(args))
+      throw new BadRequestException('the body must be a JSON object: the arguments of the tool');
+    return target.callTool(name, args as Record<string, unknown>);
+  }
+}
