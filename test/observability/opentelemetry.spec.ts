@@ -1,10 +1,10 @@
 // OpenTelemetry against a real server with the SDK's in-memory exporter and a metric reader: spans and
 // metrics for calls, errors and timeouts, and the trace context the server receives.
-import { Module } from '@nestjs/common';
+import { Injectable, Module } from '@nestjs/common';
 import { SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { McpPool, McpPoolModule, McpPoolRegistry, runWithMcpHeaders, type McpPoolOptions } from '../../lib';
+import { InjectMcpPool, McpPool, McpPoolModule, McpPoolRegistry, runWithMcpHeaders, type McpPoolOptions } from '../../lib';
 import { instrumentMcpPool, openTelemetryInstrumentation } from '../../lib/opentelemetry';
 import { initNestContext } from '../e2e/support/nest-app';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
@@ -266,8 +266,16 @@ describe('with the SDK registered', () => {
     expect(pool.events.has('borrow')).toBe(false);
   });
 
-  it('works through McpPoolModule.forRoot({ instrumentation })', async () => {
+  it('works through McpPoolModule.forRoot({ instrumentation }) and a provider that instruments the pool', async () => {
+    // As in docs/observability.md: constructors run before the pools warm up, so the warm-up is timed.
+    @Injectable()
+    class McpPoolTelemetry {
+      constructor(@InjectMcpPool() pool: McpPool) {
+        instrumentMcpPool(pool);
+      }
+    }
     @Module({
+      providers: [McpPoolTelemetry],
       imports: [
         McpPoolModule.forRoot({
           endpoint: server.url.href,
@@ -284,6 +292,9 @@ describe('with the SDK registered', () => {
       await app.get(McpPoolRegistry).get().callTool('echo', { text: 'nest' });
       expect(clientSpans().map((s) => [s.name, s.attributes['mcp.client.connection.pool.name']])).toEqual([['tools/call echo', 'default']]);
       expect(server.recorder.lastCall('echo')!.headers.traceparent).toBe(traceparentOf(clientSpans()[0]!));
+      const all = await otel.collect();
+      expect(histogramCount(all, 'mcp.client.connection.create_time', { 'mcp.client.connection.pool.name': 'default' })).toBe(1);
+      expect(histogramCount(all, 'mcp.client.operation.duration', { 'mcp.client.connection.pool.name': 'default' })).toBe(1);
     } finally {
       await app.close();
     }
