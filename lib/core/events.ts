@@ -15,6 +15,7 @@ export interface McpPoolEvents {
   circuitStateChanged: { pool: string; from: CircuitState; to: CircuitState; error?: unknown };
   toolsChanged: { pool: string; tools: Tool[]; previous: Tool[] };
   leaseLeakSuspected: { pool: string; sessionId: number; heldMs: number; stack: string };
+  stateChanged: { pool: string; from: string; to: string };
   callCompleted: { pool: string; sessionId: number; method: string; durationMs: number; error?: unknown };
 }
 

@@ -208,6 +208,13 @@ export class McpPool {
     return this.lifecycle;
   }
 
+  private setLifecycle(to: PoolLifecycle): void {
+    const from = this.lifecycle;
+    if (from === to) return;
+    this.lifecycle = to;
+    this.events.emit('stateChanged', { pool: this.name, from, to });
+  }
+
   /** The circuit breaker's state. */
   get circuitState(): CircuitState {
     return this.circuit.poll(Date.now());
@@ -226,7 +233,7 @@ export class McpPool {
   start(): Promise<void> {
     if (this.startPromise) return this.startPromise;
     if (this.lifecycle !== 'created') return Promise.reject(new PoolClosedError(this.name, 'closed'));
-    this.lifecycle = 'starting';
+    this.setLifecycle('starting');
     this.startPromise = (async () => {
       this.startMaintenance();
       this.ensureCapacity();
@@ -236,7 +243,7 @@ export class McpPool {
         if (this.circuit.failing) break;
       }
       if (this.lifecycle !== 'starting') return; // shut down meanwhile
-      this.lifecycle = 'running';
+      this.setLifecycle('running');
       if (this.options.failFast && this.records.size < this.options.minSessions) {
         const cause = this.circuit.lastError;
         await this.shutdown();
@@ -436,20 +443,30 @@ export class McpPool {
       this.records.size - this.retiring < this.options.minSessions
         ? report('degraded', `${this.records.size - this.retiring} of ${this.options.minSessions} minimum sessions`)
         : report('up');
-    try {
-      let lease = this.tryAcquire();
-      if (!lease) {
-        if (this.leased > 0) return serving(); // every session is busy serving calls: alive
-        lease = await this.acquire({ acquireTimeoutMs: timeoutMs });
-      }
+    const deadline = Date.now() + timeoutMs;
+    // A stale session (the server restarted) fails its ping and is evicted; one more try on another or a
+    // fresh session tells a restarted server from a dead one.
+    for (let attempt = 0; ; attempt++) {
       try {
-        await lease.ping({ timeoutMs });
-      } finally {
-        lease.release();
+        let lease = this.tryAcquire();
+        if (!lease) {
+          if (this.leased > 0) return serving(); // every session is busy serving calls: alive
+          lease = await this.acquire({ acquireTimeoutMs: Math.max(1, deadline - Date.now()) });
+        }
+        try {
+          await lease.ping({ timeoutMs: Math.max(1, deadline - Date.now()) });
+        } finally {
+          lease.release();
+        }
+        return serving();
+      } catch (error) {
+        if (attempt === 0 && error instanceof SessionLostError && Date.now() < deadline) continue;
+        const reason =
+          error instanceof AcquireTimeoutError
+            ? `no session could be had within ${timeoutMs} ms${this.circuit.lastError ? `: ${errorMessage(this.circuit.lastError)}` : ''}`
+            : errorMessage(error);
+        return report('down', reason);
       }
-      return serving();
-    } catch (error) {
-      return report('down', errorMessage(error));
     }
   }
 
@@ -494,7 +511,7 @@ export class McpPool {
    */
   beginDrain(): void {
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;
-    this.lifecycle = 'draining';
+    this.setLifecycle('draining');
     this.stopTimers();
     for (const p of this.partitions?.values() ?? []) p.beginDrain();
     for (const w of this.waiters.drain()) w.reject(new PoolClosedError(this.name, 'draining'));
@@ -1260,7 +1277,7 @@ export class McpPool {
 
   private async doShutdown(): Promise<void> {
     if (this.lifecycle === 'created') {
-      this.lifecycle = 'closed';
+      this.setLifecycle('closed');
       return;
     }
     this.beginDrain();
@@ -1275,7 +1292,7 @@ export class McpPool {
       this.drained = undefined;
       if (this.leased > 0) this.log('warn', `drain timed out with ${this.leased} leases out; closing their sessions`);
     }
-    this.lifecycle = 'closed';
+    this.setLifecycle('closed');
     for (const rec of this.records) {
       rec.closedByShutdown = true;
       rec.state = 'dead';

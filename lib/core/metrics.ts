@@ -81,6 +81,25 @@ export class PoolMetrics {
   ) {}
 
   /**
+   * The borrow-wait and call-latency histograms, the pool's identity partitions included (as `snapshot()`
+   * sums their counters). Without partitions these are the live histograms, not copies.
+   */
+  histograms(): { borrowWait: LatencyHistogram; callLatency: LatencyHistogram } {
+    const children = this.children();
+    if (children.length === 0) return { borrowWait: this.borrowWait, callLatency: this.callLatency };
+    const borrowWait = new LatencyHistogram();
+    const callLatency = new LatencyHistogram();
+    borrowWait.add(this.borrowWait);
+    callLatency.add(this.callLatency);
+    for (const child of children) {
+      const h = child.histograms();
+      borrowWait.add(h.borrowWait);
+      callLatency.add(h.callLatency);
+    }
+    return { borrowWait, callLatency };
+  }
+
+  /**
    * A copy of every counter, gauge and percentile, including the pool's partitions (summed, with their
    * histograms merged); later changes do not show in it.
    */
@@ -88,14 +107,9 @@ export class PoolMetrics {
     const children = this.children();
     const own = this.ownSnapshot();
     if (children.length === 0) return own;
-    const borrowWait = new LatencyHistogram();
-    const callLatency = new LatencyHistogram();
-    borrowWait.add(this.borrowWait);
-    callLatency.add(this.callLatency);
+    const { borrowWait, callLatency } = this.histograms();
     const total = own as unknown as Record<string, unknown>;
     for (const child of children) {
-      borrowWait.add(child.borrowWait);
-      callLatency.add(child.callLatency);
       const snap = child.snapshot() as unknown as Record<string, unknown>;
       for (const [key, value] of Object.entries(snap)) {
         if (typeof value === 'number' && key !== 'uptimeMs' && typeof total[key] === 'number') total[key] = (total[key] as number) + value;

@@ -308,6 +308,60 @@ const POSITIVE_INTS = [
   'maxAffinityKeys',
 ] as const;
 
+/** Every option the pool knows; anything else is a typo and a configuration error. */
+export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'acquireTimeoutMs',
+  'args',
+  'auth',
+  'authCacheTtlMs',
+  'authProvider',
+  'callTimeoutMs',
+  'capabilities',
+  'clientInfo',
+  'command',
+  'configureClient',
+  'connectTimeoutMs',
+  'cwd',
+  'drainTimeoutMs',
+  'driver',
+  'endpoint',
+  'env',
+  'failFast',
+  'failureThreshold',
+  'headers',
+  'healthCheckIntervalMs',
+  'healthCheckTimeoutMs',
+  'healthProbe',
+  'idleTimeoutMs',
+  'instrumentation',
+  'leakDetectionThresholdMs',
+  'listRoots',
+  'logger',
+  'maxAffinityKeys',
+  'maxConcurrentPerSession',
+  'maxPartitions',
+  'maxSessionLifetimeMs',
+  'maxSessions',
+  'maxSessionsPerPartition',
+  'maxWaiters',
+  'minSessions',
+  'name',
+  'onElicitation',
+  'onSampling',
+  'onSessionReady',
+  'onToolsChanged',
+  'partitionBy',
+  'partitionIdleTimeoutMs',
+  'rateLimit',
+  'recoveryTimeoutMs',
+  'retryBaseDelayMs',
+  'retryMaxDelayMs',
+  'stderr',
+  'tenantLimit',
+  'toolCacheTtlMs',
+  'transport',
+]);
+
 /** Splits a command line on blanks, honouring simple single and double quotes. */
 export function splitCommandLine(line: string): string[] {
   const out: string[] = [];
@@ -325,6 +379,9 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
   const issues: Array<{ field: string; message: string }> = [];
   if (typeof name !== 'string' || name.length === 0) issues.push({ field: 'name', message: 'must be a non-empty string' });
 
+  for (const key of Object.keys(options)) {
+    if (!POOL_OPTION_KEYS.has(key)) issues.push({ field: key, message: 'is not a pool option (misspelt?)' });
+  }
   const merged = { ...POOL_DEFAULTS, ...stripUndefined(options) } as Record<string, unknown>;
   for (const key of NON_NEGATIVE_INTS) {
     const v = merged[key];

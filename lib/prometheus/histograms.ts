@@ -60,26 +60,5 @@ export function exportHistogram(h: LatencyHistogram, boundsSeconds: readonly num
  * `metrics.snapshot()` sums their counters).
  */
 export function poolHistograms(pool: McpPool): { borrowWait: LatencyHistogram; callLatency: LatencyHistogram } {
-  const metrics = pool.metrics;
-  const children = partitionMetrics(metrics);
-  if (children.length === 0) return { borrowWait: metrics.borrowWait, callLatency: metrics.callLatency };
-  const borrowWait = new LatencyHistogram();
-  const callLatency = new LatencyHistogram();
-  for (const m of [metrics, ...children]) {
-    borrowWait.add(m.borrowWait);
-    callLatency.add(m.callLatency);
-  }
-  return { borrowWait, callLatency };
-}
-
-/**
- * The metrics of a pool's identity partitions. PoolMetrics keeps them behind a private accessor (it sums
- * them into `snapshot()` but exposes no merged histogram), so it is read here by name; if the core
- * renames it, partitions are simply left out of the histograms (counters still include them).
- */
-function partitionMetrics(metrics: PoolMetrics): PoolMetrics[] {
-  const children = (metrics as unknown as { children?: unknown }).children;
-  if (typeof children !== 'function') return [];
-  const list = (children as () => unknown)();
-  return Array.isArray(list) ? (list as PoolMetrics[]) : [];
+  return pool.metrics.histograms();
 }

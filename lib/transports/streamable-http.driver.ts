@@ -4,6 +4,7 @@ import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { currentMcpHeaders } from '../context/request-context';
+import { PROTOCOL_HEADERS } from '../core/options';
 import { classifyCommon, isErrorLike, networkCode } from './error-classification';
 import { LostResponseWatch } from './lost-response-watch';
 
@@ -112,7 +113,8 @@ export class StreamableHttpDriver implements SessionDriver {
       // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
-      if (perRequest) for (const name of Object.keys(perRequest)) headers.set(name, perRequest[name]!);
+      // Context headers can come from anyone's runWithMcpHeaders(): protocol headers stay the transport's.
+      if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers.set(name, perRequest[name]!);
       return noteRetryAfter(await base(url, { ...init, headers }));
     };
   }
