@@ -14,6 +14,7 @@ import {
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import {
+  type McpCallHandlers,
   currentMcpHandlers,
   currentMcpHeaders,
   mergeHeaders,
@@ -140,6 +141,13 @@ export class McpPool {
   private replacementsDue = 0;
   /** An auth failure at creation stops background creation until a caller asks again. */
   private authBlocked = false;
+  /**
+   * The OAuth provider is waiting for the user to authorize: every caller gets this UnauthorizedError at
+   * once until finishAuth(), instead of starting a new authorization (a new PKCE verifier) each time.
+   */
+  private authPending: unknown;
+  /** Per-call handlers of the calls running on each session's client (see newClient). */
+  private readonly activeCallHandlers = new WeakMap<Client, Set<McpCallHandlers>>();
   private readonly circuit: CircuitBreaker;
   private readonly retryBudget = new RetryBudget();
   private readonly creations = new Set<Promise<void>>();
@@ -643,6 +651,7 @@ export class McpPool {
         this.summary(),
       );
     }
+    if (this.authPending !== undefined && this.records.size === 0) throw this.authPending;
     this.authBlocked = false; // a caller asking again is the signal to try credentials again
     const timeoutMs = opts?.acquireTimeoutMs ?? this.options.acquireTimeoutMs;
     return new Promise<SessionRecord>((resolve, reject) => {
@@ -799,10 +808,16 @@ export class McpPool {
             () => call(reqOpts),
           )
       : () => call(reqOpts);
-    const withHandlers =
-      opts?.onElicitation || opts?.onSampling
-        ? () => runWithMcpHandlers({ onElicitation: opts.onElicitation, onSampling: opts.onSampling }, send)
-        : send;
+    let callHandlers: McpCallHandlers | undefined;
+    let withHandlers = send;
+    if (opts?.onElicitation || opts?.onSampling) {
+      const handlers: McpCallHandlers = (callHandlers = { onElicitation: opts.onElicitation, onSampling: opts.onSampling });
+      withHandlers = () => runWithMcpHandlers(handlers, send);
+      const client = rec.session.client;
+      let active = this.activeCallHandlers.get(client);
+      if (!active) this.activeCallHandlers.set(client, (active = new Set()));
+      active.add(handlers);
+    }
     if (this.rateLimiter) await this.awaitRateLimit(reqOpts.signal, method);
     const t0 = performance.now();
     try {
@@ -823,6 +838,7 @@ export class McpPool {
       throw translated;
     } finally {
       if (onAbort) signal!.removeEventListener('abort', onAbort);
+      if (callHandlers) this.activeCallHandlers.get(rec.session.client)?.delete(callHandlers);
     }
   }
 
@@ -897,8 +913,11 @@ export class McpPool {
    * redirect URL). The provider stores the tokens; the next session creation uses them.
    */
   async finishAuth(authorizationCode: string): Promise<void> {
-    if (!this.driver.finishAuth) throw new McpPoolError(this.name, `the ${this.driver.kind} transport has no authorization flow`);
+    if (!this.driver.finishAuth || (this.driver.kind === 'streamable_http' && !this.options.authProvider)) {
+      throw new McpPoolError(this.name, `finishAuth needs an authProvider on a streamable_http pool`);
+    }
     await this.driver.finishAuth(authorizationCode);
+    this.authPending = undefined;
     this.authBlocked = false;
     this.ensureCapacity();
   }
@@ -1070,18 +1089,25 @@ export class McpPool {
     // Server-to-client requests: the caller whose request caused the question answers it (its handlers
     // are in the async context the SDK reads the response stream in); otherwise the pool-level handler;
     // otherwise a proper MCP error, never a hang.
+    // A question that arrives outside the caller's async context (stdio reads one shared pipe; an HTTP
+    // server may ask on the session's GET stream) goes to the handlers of the call running on this session,
+    // when exactly one such call runs (always the case with exclusive sessions).
+    const soleCallHandlers = (): McpCallHandlers | undefined => {
+      const active = this.activeCallHandlers.get(client);
+      return active?.size === 1 ? active.values().next().value : undefined;
+    };
     const unanswered = (what: string) =>
       new McpError(ErrorCode.MethodNotFound, `no ${what} handler is configured on mcp pool "${this.name}" or on this call`);
     if (capabilities.elicitation) {
       client.setRequestHandler(ElicitRequestSchema, async (req, extra) => {
-        const handler = currentMcpHandlers()?.onElicitation ?? o.onElicitation;
+        const handler = (currentMcpHandlers() ?? soleCallHandlers())?.onElicitation ?? o.onElicitation;
         if (!handler) throw unanswered('elicitation');
         return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
       });
     }
     if (capabilities.sampling) {
       client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
-        const handler = currentMcpHandlers()?.onSampling ?? o.onSampling;
+        const handler = (currentMcpHandlers() ?? soleCallHandlers())?.onSampling ?? o.onSampling;
         if (!handler) throw unanswered('sampling');
         return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
       });
@@ -1134,6 +1160,7 @@ export class McpPool {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // the waiters now; the next caller tries again.
       this.authBlocked = true;
+      if (error instanceof UnauthorizedError && this.options.authProvider) this.authPending = error;
       this.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
       if (this.records.size === 0) {
         for (const w of this.waiters.drain()) w.reject(this.authError(verdict.status, error));

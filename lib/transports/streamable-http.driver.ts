@@ -1,5 +1,5 @@
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError, auth as runOAuth, extractWWWAuthenticateParams, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
@@ -34,6 +34,8 @@ export class StreamableHttpDriver implements SessionDriver {
   readonly kind = 'streamable_http';
   private readonly fetch: FetchLike;
   private retryAfter = { at: 0, ms: 0 };
+  /** The last 401/403 challenge the endpoint sent (what finishAuth needs: resource metadata URL, scope). */
+  private challenge: { at: number; status: number; resourceMetadataUrl?: URL; scope?: string } = { at: 0, status: 0 };
 
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
@@ -59,18 +61,26 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   async finishAuth(authorizationCode: string): Promise<void> {
-    if (!this.opts.authProvider) throw new Error('no authProvider is configured');
-    // The provider keeps the tokens (and the discovery state it cached): every later session uses them.
-    const transport = new StreamableHTTPClientTransport(this.opts.endpoint, { authProvider: this.opts.authProvider, fetch: this.fetch });
-    try {
-      await transport.finishAuth(authorizationCode);
-    } finally {
-      await transport.close().catch(() => undefined);
-    }
+    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
+    // Exchange the code as the transport would, with what the server's last challenge said (resource
+    // metadata URL, scope). The provider keeps the tokens: every later session uses them.
+    const result = await runOAuth(this.opts.authProvider, {
+      serverUrl: this.opts.endpoint,
+      authorizationCode,
+      resourceMetadataUrl: this.challenge.resourceMetadataUrl,
+      scope: this.challenge.scope,
+      fetchFn: this.fetch,
+    });
+    if (result !== 'AUTHORIZED') throw new UnauthorizedError('the authorization code was not accepted');
+  }
+
+  /** A 401/403 from the endpoint within the last few seconds (an error of the OAuth flow follows it). */
+  private recentChallenge(): number | undefined {
+    return Date.now() - this.challenge.at < 5000 ? this.challenge.status : undefined;
   }
 
   classify(error: unknown, session?: DriverSession): ErrorVerdict {
-    if (error instanceof UnauthorizedError) return { kind: 'auth', status: 401 };
+    if (error instanceof UnauthorizedError) return { kind: 'auth', status: this.recentChallenge() ?? 401 };
     if (error instanceof StreamableHTTPError) {
       const status = error.code;
       if (status === 401 || status === 403) return { kind: 'auth', status };
@@ -88,6 +98,10 @@ export class StreamableHttpDriver implements SessionDriver {
     }
     const common = classifyCommon(error);
     if (common) return common;
+    // An error raised inside the SDK's OAuth flow (discovery, token exchange) while creating a session the
+    // endpoint refused: an auth problem, not an unreachable endpoint — no backoff loop, no circuit count.
+    const challenged = session === undefined ? this.recentChallenge() : undefined;
+    if (challenged !== undefined && this.opts.authProvider) return { kind: 'auth', status: challenged };
     // Checked by name, not instanceof: undici's errors come from Node's own realm, which differs from the
     // caller's under vm-based runners such as Jest.
     if (isErrorLike(error) && error.name === 'TypeError' && /fetch failed/i.test(error.message)) {
@@ -101,6 +115,12 @@ export class StreamableHttpDriver implements SessionDriver {
     const base: FetchLike = this.opts.fetch ?? ((url, init) => fetch(url, init));
     const auth = this.opts.auth;
     const noteRetryAfter = (response: Response): Response => {
+      if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {
+        const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(response);
+        this.challenge = { at: Date.now(), status: response.status, resourceMetadataUrl, scope };
+      } else if (response.status === 401 || response.status === 403) {
+        this.challenge = { ...this.challenge, at: Date.now(), status: response.status };
+      }
       if (response.status === 429) {
         const ms = retryAfterMs(response.headers.get('retry-after'));
         if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };

@@ -122,3 +122,27 @@ it('lets configureClient set anything else on each new client', async () => {
   await p.start();
   expect(configured).toEqual(['function', 'function']);
 });
+
+describe('over stdio (questions arrive on the shared pipe, outside the caller’s async context)', () => {
+  it('still routes each elicitation to the call running on that session', async () => {
+    const { join } = await import('node:path');
+    const p = new McpPool({
+      name: 'stdio-elicit',
+      transport: 'stdio',
+      command: process.execPath,
+      args: [join(__dirname, '..', 'fixtures', 'stdio-server.cjs')],
+      minSessions: 3,
+      maxSessions: 3,
+      healthCheckIntervalMs: 0,
+      capabilities: { elicitation: { form: {} } },
+    });
+    pool = p;
+    await p.start();
+    const results = await Promise.all(
+      [0, 1, 2].map((i) =>
+        p.callTool('elicit_name', { question: `q${i}` }, { onElicitation: async () => ({ action: 'accept', content: { name: `stdio-${i}` } }) }),
+      ),
+    );
+    expect(results.map((r) => textOf(r))).toEqual(['accept:stdio-0', 'accept:stdio-1', 'accept:stdio-2']);
+  });
+});
