@@ -1,4 +1,4 @@
-import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, UseInterceptors } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseInterceptors } from '@nestjs/common';
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import { errorMessage, InjectMcpPool, McpHeadersInterceptor, McpPool } from 'nestjs-mcp-pool';
 import { HTTP_POOL, STDIO_POOL } from './mcp-pools';
@@ -35,16 +35,24 @@ export class ToolsController {
   }
 
   /**
-   * Calls tool `name` on pool `pool`, with the JSON body as its arguments (no body: none). A tool that fails answers
-   * `isError: true` in a 200 result (MCP's way); the pool's own errors become HTTP errors (McpErrorFilter).
+   * Calls tool `name` on pool `pool`, with the JSON body as its arguments (no body: none). `?timeoutMs=`
+   * sets the call's deadline (default: the pool's callTimeoutMs); past it the call is cancelled on the server
+   * and the answer is 504. A tool that fails answers `isError: true` in a 200 result (MCP's way); the pool's
+   * own errors become HTTP errors (McpErrorFilter).
    */
   @Post(':pool/:name')
   @HttpCode(200)
-  call(@Param('pool') pool: string, @Param('name') name: string, @Body() args: unknown = {}): Promise<CallToolResult> {
+  call(
+    @Param('pool') pool: string,
+    @Param('name') name: string,
+    @Body() args: unknown = {},
+    @Query('timeoutMs') timeoutMs?: string,
+  ): Promise<CallToolResult> {
     const target = this.pools.get(pool);
     if (!target) throw new NotFoundException(`no MCP pool named "${pool}" (pools: ${[...this.pools.keys()].join(', ')})`);
     if (typeof args !== 'object' || args === null || Array.isArray(args))
       throw new BadRequestException('the body must be a JSON object: the arguments of the tool');
-    return target.callTool(name, args as Record<string, unknown>);
+    if (timeoutMs !== undefined && !/^[1-9]\d*$/.test(timeoutMs)) throw new BadRequestException('timeoutMs must be a positive integer');
+    return target.callTool(name, args as Record<string, unknown>, timeoutMs ? { timeoutMs: Number(timeoutMs) } : undefined);
   }
 }

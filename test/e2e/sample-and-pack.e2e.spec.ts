@@ -121,15 +121,22 @@ describe('the sample, started with npm start', () => {
     expect(res.body).toMatchObject({ isError: true });
   });
 
+  it('answers 504 when a call outlives its ?timeoutMs (the pool error, mapped by the sample\'s filter)', async () => {
+    const res = await request(url).post('/tools/http/sleep?timeoutMs=200').send({ ms: 10_000 }).expect(504);
+    expect(res.body).toMatchObject({ statusCode: 504, error: 'CallTimeoutError', message: expect.stringContaining('timed out after 200 ms') });
+  });
+
   it("GET /metrics returns every pool's snapshot", async () => {
     await request(url).get('/tools').expect(200); // from the cache this time
     const res = await request(url).get('/metrics').expect(200);
     expect(Object.keys(res.body).sort()).toEqual(['http', 'stdio']);
     for (const pool of ['http', 'stdio']) {
-      expect(res.body[pool]).toMatchObject({ pool, state: 'running', circuitState: 'closed', errors: 0 });
+      expect(res.body[pool]).toMatchObject({ pool, state: 'running', circuitState: 'closed', total: expect.any(Number) });
       expect(res.body[pool].borrowCount).toBeGreaterThanOrEqual(2);
       expect(res.body[pool].cacheHits).toBeGreaterThanOrEqual(1);
     }
+    expect(res.body.http.callTimeouts).toBe(1);
+    expect(res.body.stdio).toMatchObject({ callTimeouts: 0, errors: 0 });
   });
 
   it('stops on SIGTERM: exit code 0, the stdio child gone, nothing logged as an error', async () => {
