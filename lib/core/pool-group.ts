@@ -18,8 +18,11 @@ export type McpPoolGroupStrategy = 'roundRobin' | 'failover' | 'leastBusy';
 export interface McpPoolGroupOptions {
   /** Name of the group (errors, health, Nest token). */
   name: string;
-  /** Pools serving the same tools (replicas of one server), in priority order for `failover`. */
-  pools: readonly McpPool[];
+  /**
+   * Pools serving the same tools (replicas of one server), in priority order for `failover`; or a function
+   * returning them, resolved on first use (for pools registered elsewhere, as in Nest).
+   */
+  pools: readonly McpPool[] | (() => readonly McpPool[]);
   /** `failover` (default): the first healthy pool; `roundRobin`: rotate; `leastBusy`: fewest leases + waiters. */
   strategy?: McpPoolGroupStrategy;
 }
@@ -46,15 +49,31 @@ export class McpPoolGroupError extends McpPoolError {
  */
 export class McpPoolGroup {
   readonly name: string;
-  readonly pools: readonly McpPool[];
   readonly strategy: McpPoolGroupStrategy;
   private next = 0;
+  private resolved: readonly McpPool[] | undefined;
+  private readonly source: () => readonly McpPool[];
 
   constructor(options: McpPoolGroupOptions) {
-    if (!options.pools?.length) throw new McpPoolError(options.name, 'a pool group needs at least one pool');
     this.name = options.name;
-    this.pools = [...options.pools];
     this.strategy = options.strategy ?? 'failover';
+    const pools = options.pools;
+    if (typeof pools === 'function') this.source = pools;
+    else {
+      if (!pools?.length) throw new McpPoolError(options.name, 'a pool group needs at least one pool');
+      this.resolved = [...pools];
+      this.source = () => this.resolved!;
+    }
+  }
+
+  /** The pools of the group, in priority order. */
+  get pools(): readonly McpPool[] {
+    if (!this.resolved) {
+      const pools = [...this.source()];
+      if (pools.length === 0) throw new McpPoolError(this.name, 'a pool group needs at least one pool');
+      this.resolved = pools;
+    }
+    return this.resolved;
   }
 
   /** Starts every pool of the group. */

@@ -1,6 +1,6 @@
-export { McpPoolModule } from './mcp-pool.module';
+export { McpPoolModule, type McpPoolGroupRegistration } from './mcp-pool.module';
 export { McpPoolRegistry } from './mcp-pool.registry';
-export { InjectMcpPool } from './inject-mcp-pool.decorator';
-export { getMcpPoolToken } from './mcp-pool.constants';
+export { InjectMcpPool, InjectMcpPoolGroup } from './inject-mcp-pool.decorator';
+export { getMcpPoolToken, getMcpPoolGroupToken } from './mcp-pool.constants';
 export { McpHeadersInterceptor } from './mcp-headers.interceptor';
 export type { McpPoolModuleOptions, McpPoolModuleExtras, McpPoolOptionsFactory } from './mcp-pool-module-options.interface';

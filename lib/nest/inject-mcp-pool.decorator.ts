@@ -1,5 +1,5 @@
 import { Inject } from '@nestjs/common';
-import { getMcpPoolToken } from './mcp-pool.constants';
+import { getMcpPoolGroupToken, getMcpPoolToken } from './mcp-pool.constants';
 
 /**
  * Injects the pool registered under `name` (default `'default'`).
@@ -10,4 +10,15 @@ import { getMcpPoolToken } from './mcp-pool.constants';
  */
 export function InjectMcpPool(name?: string): PropertyDecorator & ParameterDecorator {
   return Inject(getMcpPoolToken(name));
+}
+
+/**
+ * Injects the pool group registered with `McpPoolModule.forGroup({ name })`.
+ *
+ * ```ts
+ * constructor(@InjectMcpPoolGroup('search') private readonly search: McpPoolGroup) {}
+ * ```
+ */
+export function InjectMcpPoolGroup(name: string): PropertyDecorator & ParameterDecorator {
+  return Inject(getMcpPoolGroupToken(name));
 }

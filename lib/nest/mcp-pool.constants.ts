@@ -19,3 +19,8 @@ export const MCP_FORWARD_HEADERS = 'MCP_FORWARD_HEADERS';
 export function getMcpPoolToken(name: string = DEFAULT_POOL_NAME): typeof McpPool | string {
   return name === DEFAULT_POOL_NAME ? McpPool : `McpPool:${name}`;
 }
+
+/** The injection token of the pool group registered under `name` (`McpPoolModule.forGroup`). */
+export function getMcpPoolGroupToken(name: string): string {
+  return `McpPoolGroup:${name}`;
+}

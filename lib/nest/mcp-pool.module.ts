@@ -1,5 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
+import { MCP_FORWARD_HEADERS, getMcpPoolGroupToken } from './mcp-pool.constants';
+import { McpPoolRegistry } from './mcp-pool.registry';
+import { McpPoolGroup, type McpPoolGroupStrategy } from '../core/pool-group';
 import { McpPoolCoreModule } from './mcp-pool-core.module';
 import { normalizeForwardHeaders } from './forward-headers';
 import { ConfigurableModuleClass } from './mcp-pool.module-definition';
@@ -7,6 +9,22 @@ import { ConfigurableModuleClass } from './mcp-pool.module-definition';
 /** Holds the header allow-list of {@link McpHeadersInterceptor} (see `McpPoolModule.forwardHeaders`). */
 @Module({})
 class McpForwardHeadersModule {}
+
+/** Holds one pool group registration (see `McpPoolModule.forGroup`). */
+@Module({})
+class McpPoolGroupModule {}
+
+/** Options of `McpPoolModule.forGroup`. */
+export interface McpPoolGroupRegistration {
+  /** Name of the group: its injection token and its name in health reports. */
+  name: string;
+  /** Names of the pools (registered with forRoot/forRootAsync anywhere in the app), in priority order. */
+  pools: readonly string[];
+  /** Default `'failover'`. */
+  strategy?: McpPoolGroupStrategy;
+  /** Injectable everywhere (default false: where this registration is imported). */
+  isGlobal?: boolean;
+}
 
 /**
  * Registers MCP pools in a Nest application.
@@ -16,6 +34,8 @@ class McpForwardHeadersModule {}
  * - `McpPoolModule.forRootAsync({ name, isGlobal, imports, inject, useFactory | useClass | useExisting })`
  *   does the same with options resolved through DI (e.g. `ConfigService`, or `...config.asProvider()`
  *   of a `registerAs` namespace). `useClass`/`useExisting` classes implement `createMcpPoolOptions()`.
+ * - `McpPoolModule.forGroup({ name, pools: ['a', 'b'], strategy })` uses registered pools as one
+ *   {@link McpPoolGroup} (failover, round robin, least busy), injectable with `@InjectMcpPoolGroup(name)`.
  * - `McpPoolModule.forwardHeaders(['x-request-id', 'traceparent'])` sets the allow-list of
  *   {@link McpHeadersInterceptor} for the whole application.
  *
@@ -32,6 +52,34 @@ export class McpPoolModule extends ConfigurableModuleClass {
    * (`authorization`, `cookie`) are accepted only if every HTTP pool partitions by them (`partitionBy`),
    * checked at boot: on a shared session, one user's identity would reach other users' calls.
    */
+  static forGroup(registration: McpPoolGroupRegistration): DynamicModule {
+    const token = getMcpPoolGroupToken(registration.name);
+    const members = [...registration.pools];
+    return {
+      module: McpPoolGroupModule,
+      global: registration.isGlobal ?? false,
+      imports: [McpPoolCoreModule],
+      providers: [
+        {
+          provide: token,
+          inject: [McpPoolRegistry],
+          useFactory: (registry: McpPoolRegistry) => {
+            // Member pools may be registered by any module: they are looked up on first use, and checked
+            // when the application starts.
+            const group = new McpPoolGroup({
+              name: registration.name,
+              strategy: registration.strategy,
+              pools: () => members.map((m) => registry.get(m)),
+            });
+            registry.addGroup(group, members);
+            return group;
+          },
+        },
+      ],
+      exports: [token],
+    };
+  }
+
   static forwardHeaders(headers: readonly string[]): DynamicModule {
     return {
       module: McpForwardHeadersModule,

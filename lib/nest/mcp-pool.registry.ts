@@ -1,6 +1,7 @@
 import { Inject, Injectable, Optional, type BeforeApplicationShutdown, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { McpPoolConfigError, McpPoolError } from '../core/errors';
 import type { McpPool } from '../core/mcp-pool';
+import type { McpPoolGroup } from '../core/pool-group';
 import { DEFAULT_POOL_NAME } from '../core/options';
 import { IDENTITY_HEADERS } from './forward-headers';
 import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
@@ -17,6 +18,7 @@ import { MCP_FORWARD_HEADERS } from './mcp-pool.constants';
 @Injectable()
 export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly pools = new Map<string, McpPool>();
+  private readonly groups = new Map<string, { group: McpPoolGroup; members: readonly string[] }>();
   private started = false;
   /** Identity headers that McpPoolModule.forwardHeaders sends to every pool. */
   private readonly forwardedIdentity: readonly string[];
@@ -52,6 +54,26 @@ export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown,
   /** The registered pools, in registration order. */
   all(): McpPool[] {
     return [...this.pools.values()];
+  }
+
+  /** The pool group registered under `name` (`McpPoolModule.forGroup`). */
+  getGroup(name: string): McpPoolGroup {
+    const entry = this.groups.get(name);
+    if (!entry) throw new McpPoolError(name, `no such pool group is registered (registered: ${[...this.groups.keys()].join(', ') || 'none'})`);
+    return entry.group;
+  }
+
+  /** Names of the registered pool groups. */
+  groupNames(): string[] {
+    return [...this.groups.keys()];
+  }
+
+  /** @internal Called by `McpPoolModule.forGroup`'s provider. Members are checked when the application starts. */
+  addGroup(group: McpPoolGroup, members: readonly string[]): void {
+    if (this.groups.has(group.name)) {
+      throw new McpPoolConfigError(group.name, [{ field: 'name', message: 'is registered as a pool group more than once' }]);
+    }
+    this.groups.set(group.name, { group, members });
   }
 
   [Symbol.iterator](): IterableIterator<McpPool> {
@@ -104,6 +126,14 @@ export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown,
 
   /** @internal Starts every pool together. If one fails (only with `failFast`), all pools are shut down and the error is rethrown. */
   async onModuleInit(): Promise<void> {
+    for (const [name, { members }] of this.groups) {
+      const unknown = members.filter((m) => !this.pools.has(m));
+      if (unknown.length > 0) {
+        throw new McpPoolConfigError(name, [
+          { field: 'pools', message: `names pools that are not registered: ${unknown.join(', ')} (registered: ${this.names().join(', ') || 'none'})` },
+        ]);
+      }
+    }
     this.started = true;
     const pools = this.all();
     const results = await Promise.allSettled(pools.map((pool) => pool.start()));

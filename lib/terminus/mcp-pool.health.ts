@@ -55,6 +55,24 @@ export class McpPoolHealthIndicator {
   }
 
   /**
+   * The health of a pool group (`McpPoolModule.forGroup`) under `key`: up when every member pool is up,
+   * up with `degraded: true` when some are down (the group still serves through the others), down when
+   * none can serve. Each member's report is included.
+   */
+  async isGroupHealthy<const Key extends string>(key: Key, options: { group: string; timeoutMs?: number }): Promise<HealthIndicatorResult<Key>> {
+    const indicator = this.health.check(key);
+    try {
+      const group = this.registry.getGroup(options.group);
+      const { status, pools } = await group.checkHealth(options.timeoutMs === undefined ? undefined : { timeoutMs: options.timeoutMs });
+      const data = { group: options.group, pools: pools.map(({ status: s, pool, reason }) => ({ pool, status: s, ...(reason ? { reason } : {}) })) };
+      if (status === 'down') return indicator.down(data);
+      return indicator.up<Record<string, unknown>>(status === 'degraded' ? { ...data, degraded: true } : data);
+    } catch (error) {
+      return indicator.down({ group: options.group, reason: errorMessage(error) });
+    }
+  }
+
+  /**
    * The health of every registered pool, one key per pool: `<keyPrefix><name>` (default `mcp:github`,
    * `mcp:files`). The checks run in parallel.
    */
