@@ -52,6 +52,7 @@ import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions'
 import { PoolEvents, type SessionEndReason } from './events';
 import { RateLimiter, sleep } from './rate-limiter';
 import { AffinityMap } from './affinity';
+import { linkSignal } from './signal-links';
 import { SessionRecord, SlotIndex } from './session-record';
 import { WaiterQueue, type Waiter } from './waiter-queue';
 
@@ -786,17 +787,16 @@ export class McpPool {
     const reqOpts: RequestOptions = { timeout: timeoutMs };
     if (opts?.onprogress) reqOpts.onprogress = opts.onprogress;
     if (opts?.resetTimeoutOnProgress) reqOpts.resetTimeoutOnProgress = true;
-    // A fresh AbortController per request: the SDK adds an abort listener to the signal it is given and
-    // never removes it, so handing it the caller's long-lived signal would leak a listener per call.
+    // A fresh AbortController per request (see signal-links.ts: the SDK never removes the listener it adds).
     const signal = opts?.signal;
     let ac: AbortController | undefined;
-    let onAbort: (() => void) | undefined;
+    let unlink: (() => void) | undefined;
     if (signal) {
       if (signal.aborted) throw new OperationAbortedError(this.name, method, signal.reason);
-      const controller = (ac = new AbortController());
-      onAbort = () => controller.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      reqOpts.signal = controller.signal;
+      const link = linkSignal(signal);
+      ac = link.controller;
+      unlink = link.unlink;
+      reqOpts.signal = ac.signal;
     }
     const headers = opts?.headers ? mergeHeaders(lease.headers, this.checkHeaders(opts.headers)) : lease.headers;
     this.metrics.calls++;
@@ -837,7 +837,7 @@ export class McpPool {
       }
       throw translated;
     } finally {
-      if (onAbort) signal!.removeEventListener('abort', onAbort);
+      unlink?.();
       if (callHandlers) this.activeCallHandlers.get(rec.session.client)?.delete(callHandlers);
     }
   }

@@ -1,5 +1,6 @@
 // Resilience features over real servers: safe retries, custom health probes, leak detection, and no
 // listener leak on a long-lived caller signal.
+import { getEventListeners } from 'node:events';
 import * as z from 'zod';
 import { McpPool, SessionLostError, type McpPoolOptions } from '../../lib';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
@@ -91,20 +92,22 @@ it('warns with the borrower’s stack when a lease is held past leakDetectionThr
   expect(warnings).toHaveLength(1);
 });
 
-it('adds no listener to a long-lived caller signal per call (no MaxListenersExceededWarning)', async () => {
-  const warnings: Error[] = [];
-  const onWarning = (w: Error) => warnings.push(w);
-  process.on('warning', onWarning);
-  try {
-    const p = makePool({ maxConcurrentPerSession: 16 });
-    await p.start();
-    const shared = new AbortController();
-    for (let batch = 0; batch < 20; batch++) {
-      await Promise.all(Array.from({ length: 16 }, () => p.callTool('echo', { text: 'x' }, { signal: shared.signal })));
-    }
-    await new Promise((r) => setImmediate(r));
-    expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
-  } finally {
-    process.off('warning', onWarning);
+it('keeps one listener on a caller signal shared by many concurrent calls, and none after them', async () => {
+  const p = makePool({ maxConcurrentPerSession: 16 });
+  await p.start();
+  const shared = new AbortController();
+  let most = 0;
+  for (let batch = 0; batch < 2; batch++) {
+    const calls = Array.from({ length: 16 }, () => p.callTool('sleep', { ms: 400 }, { signal: shared.signal }));
+    await until(() => server.recorder.inFlight === 16, 2000, 'all 16 calls to be running');
+    most = Math.max(most, getEventListeners(shared.signal, 'abort').length);
+    await Promise.all(calls);
   }
+  expect(most).toBe(1); // one listener for 16 concurrent calls: no MaxListenersExceededWarning
+  expect(getEventListeners(shared.signal, 'abort')).toHaveLength(0);
+  // and the one listener still cancels every call linked to it
+  const running = Array.from({ length: 3 }, () => p.callTool('sleep', { ms: 5000 }, { signal: shared.signal }).catch((e: unknown) => e));
+  await until(() => server.recorder.inFlight === 3, 2000, 'the calls to start');
+  shared.abort();
+  for (const err of await Promise.all(running)) expect(err).toMatchObject({ name: 'OperationAbortedError' });
 });
