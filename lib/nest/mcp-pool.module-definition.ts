@@ -25,7 +25,9 @@ function poolProvider(name: string): Provider {
   };
 }
 
-export const { ConfigurableModuleClass, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<McpPoolModuleOptions>({
+// Only the class is exported: OPTIONS_TYPE and ASYNC_OPTIONS_TYPE would be emitted as inlined option types
+// whose inferred SDK import paths do not resolve under moduleResolution node10.
+export const { ConfigurableModuleClass } = new ConfigurableModuleBuilder<McpPoolModuleOptions>({
   optionsInjectionToken: MCP_POOL_MODULE_OPTIONS,
 })
   .setClassMethodName('forRoot')
