@@ -1,6 +1,7 @@
 // A scriptable in-process driver for unit tests of the core: no network, full control over creation
 // (delays, failures) and session death. Fakes are for the unit level only; integration tests use real servers.
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { sleep as delay } from '../../lib/core/rate-limiter';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
 
 export class FakeSession implements DriverSession {
@@ -84,19 +85,8 @@ export class FakeDriver implements SessionDriver {
   }
 }
 
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+/** Sleeps `ms` (rejects when `signal` aborts): the library's own helper. */
+export { delay };
 
 /** Resolves on the next turn of the event loop, after pending promise callbacks. */
 export function tick(): Promise<void> {

@@ -44,15 +44,7 @@ export async function initNestContext(module: Type<unknown>): Promise<INestAppli
   return app;
 }
 
-/** Whether a process with this id exists. */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { isAlive } from '../../support/pids';
 
 /** Polls `predicate` every 5 ms (for states that emit no event), failing after `timeoutMs`. */
 export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, what = 'condition'): Promise<void> {
