@@ -7,6 +7,7 @@ import { currentMcpHeaders } from '../context/request-context';
 import { PROTOCOL_HEADERS } from '../core/options';
 import { classifyCommon, isErrorLike, networkCode } from './error-classification';
 import { LostResponseWatch } from './lost-response-watch';
+import { linkedSignalFetch } from './linked-fetch';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -112,7 +113,7 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   private contextFetch(): FetchLike {
-    const base: FetchLike = this.opts.fetch ?? ((url, init) => fetch(url, init));
+    const base: FetchLike = linkedSignalFetch(this.opts.fetch ?? ((url, init) => fetch(url, init)));
     const auth = this.opts.auth;
     const noteRetryAfter = (response: Response): Response => {
       if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {

@@ -111,3 +111,17 @@ it('keeps one listener on a caller signal shared by many concurrent calls, and n
   shared.abort();
   for (const err of await Promise.all(running)) expect(err).toMatchObject({ name: 'OperationAbortedError' });
 });
+
+it('keeps the listeners on a busy HTTP session’s transport signal bounded (undici adds one per request otherwise)', async () => {
+  const p = makePool({ maxConcurrentPerSession: 16 });
+  await p.start();
+  const lease = await p.acquire();
+  // The SDK transport's own AbortController is private: read it only to count its listeners.
+  const transportSignal = (lease.client.transport as unknown as { _abortController?: AbortController })._abortController!.signal;
+  lease.release();
+  for (let batch = 0; batch < 60; batch++) {
+    await Promise.all(Array.from({ length: 16 }, () => p.callTool('echo', { text: 'x' })));
+  }
+  // 960 requests: without per-request linking this signal would hold hundreds of listeners until a GC.
+  expect(getEventListeners(transportSignal, 'abort').length).toBeLessThanOrEqual(2);
+});
