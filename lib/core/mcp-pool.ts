@@ -268,36 +268,45 @@ export class McpPool {
    */
   acquire(opts?: AcquireOptions): Promise<McpLease> {
     try {
-      const partition = this.partitionFor(opts?.headers);
-      if (partition) return partition.acquire(opts);
-      const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
-      const tenant = this.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
-      const now = Date.now();
-      let rec: SessionRecord | undefined;
-      try {
-        rec = this.takeNow(opts?.affinityKey);
-      } catch (error) {
-        this.releaseTenantSlot(tenant);
-        throw error;
-      }
-      if (rec) return Promise.resolve(this.lend(rec, now, now, headers, tenant, opts?.affinityKey));
-      let waiting: Promise<SessionRecord>;
-      try {
-        waiting = this.wait(opts, now);
-      } catch (error) {
-        this.releaseTenantSlot(tenant);
-        throw error;
-      }
-      return waiting.then(
-        (r) => this.lend(r, now, Date.now(), headers, tenant, opts?.affinityKey),
-        (error: unknown) => {
-          this.releaseTenantSlot(tenant);
-          throw error;
-        },
-      );
+      const got = this.acquireNow(opts);
+      return got instanceof McpLease ? Promise.resolve(got) : got;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * acquire() without the promise when a slot is free (the hot path of pool-level calls saves a microtask
+   * hop); throws synchronously what acquire() would reject with at once.
+   */
+  private acquireNow(opts?: AcquireOptions): McpLease | Promise<McpLease> {
+    const partition = this.partitionFor(opts?.headers);
+    if (partition) return partition.acquire(opts);
+    const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
+    const tenant = this.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
+    const now = Date.now();
+    let rec: SessionRecord | undefined;
+    try {
+      rec = this.takeNow(opts?.affinityKey);
+    } catch (error) {
+      this.releaseTenantSlot(tenant);
+      throw error;
+    }
+    if (rec) return this.lend(rec, now, now, headers, tenant, opts?.affinityKey);
+    let waiting: Promise<SessionRecord>;
+    try {
+      waiting = this.wait(opts, now);
+    } catch (error) {
+      this.releaseTenantSlot(tenant);
+      throw error;
+    }
+    return waiting.then(
+      (r) => this.lend(r, now, Date.now(), headers, tenant, opts?.affinityKey),
+      (error: unknown) => {
+        this.releaseTenantSlot(tenant);
+        throw error;
+      },
+    );
   }
 
   /** Returns a lease at once, or null when no slot is free right now (never waits on creation). */
@@ -318,10 +327,11 @@ export class McpPool {
 
   /** Runs `fn` with a borrowed lease and always returns it, whatever `fn` does. */
   async session<T>(fn: (lease: McpLease) => Promise<T> | T, opts?: AcquireOptions): Promise<T> {
-    const lease = await this.acquire(opts);
+    const got = this.acquireNow(opts);
+    const lease = got instanceof McpLease ? got : await got;
     try {
       // The context also covers calls made on `lease.client` directly.
-      return await runWithMcpHeaders(lease.headers, () => fn(lease));
+      return await (lease.headers ? runWithMcpHeaders(lease.headers, () => fn(lease)) : fn(lease));
     } finally {
       lease.release();
     }
