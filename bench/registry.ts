@@ -1,0 +1,10 @@
+/** Every benchmark, in the order `npm run bench` runs them. */
+import type { Benchmark } from './lib/types';
+import contention from './contention.bench';
+import deadBackend from './dead-backend.bench';
+import http from './http.bench';
+import memory from './memory.bench';
+import overhead from './overhead.bench';
+import stdio from './stdio.bench';
+
+export const BENCHMARKS: Benchmark[] = [http, stdio, overhead, contention, deadBackend, memory];
