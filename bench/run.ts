@@ -14,8 +14,9 @@ import { fork } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { ForeignCpuMonitor } from './lib/foreign-cpu';
 import { machineInfo } from './lib/machine';
-import { fmt, goalMark, table } from './lib/stats';
+import { fmt, goalMark, pct, table } from './lib/stats';
 import type { GoalRow, WorkerReport } from './lib/types';
 import { BENCHMARKS } from './registry';
 
@@ -78,15 +79,22 @@ async function main(): Promise<void> {
   const sections: string[] = [];
   const goals: Array<GoalRow & { bench: string }> = [];
   const warnings: string[] = [];
+  const busy: string[] = [];
   let failed = 0;
 
   for (const b of selected) {
-    // Other processes on the machine skew every number: say how busy it was (1-minute load average).
+    // Other processes on the machine skew every number: measure how much CPU they took meanwhile.
     const loadBefore = loadavg()[0]!;
-    process.stderr.write(`\n▶ ${b.name}: ${b.title} (load average ${loadBefore.toFixed(2)})\n`);
-    if (loadBefore > 1) process.stderr.write(`  note: the machine is busy (load ${loadBefore.toFixed(2)}); results will be noisy\n`);
+    process.stderr.write(`\n▶ ${b.name}: ${b.title}\n`);
+    const monitor = new ForeignCpuMonitor();
+    monitor.start();
     const report = await runWorker(b.name, args.quick);
+    const foreign = monitor.stop();
     const loadAfter = loadavg()[0]!;
+    if (foreign && foreign.share > 0.05) {
+      busy.push(`${b.name} (${pct(foreign.share, 0)})`);
+      process.stderr.write(`  note: other processes took ${pct(foreign.share, 0)} of the CPU meanwhile; these numbers are skewed\n`);
+    }
     process.stderr.write(`✓ ${b.name} in ${fmt(report.elapsedMs / 1000)} s\n`);
     let body: string;
     if (report.ok && report.result) {
@@ -97,9 +105,12 @@ async function main(): Promise<void> {
       body = `**Failed:**\n\n\`\`\`\n${report.error}\n\`\`\``;
     }
     for (const w of report.warnings) warnings.push(`${b.name}: ${w}`);
+    const foreignText = foreign
+      ? `other processes on the machine used ${fmt(foreign.cpuSeconds)} CPU-s meanwhile (${pct(foreign.share, 1)} of its capacity)`
+      : 'CPU use of other processes unknown (no /proc)';
     const section =
-      `## ${b.title}\n\n_\`npm run bench -- ${b.name}\`, ${fmt(report.elapsedMs / 1000)} s; 1-minute load average ` +
-      `${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (includes the benchmark's own processes)._\n\n${body}\n`;
+      `## ${b.title}\n\n_\`npm run bench -- ${b.name}\`, ${fmt(report.elapsedMs / 1000)} s; ${foreignText}; 1-minute load ` +
+      `average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after (the benchmark's own processes included)._\n\n${body}\n`;
     sections.push(section);
     console.log(`\n${section}`);
   }
@@ -126,6 +137,11 @@ async function main(): Promise<void> {
         ['commit', `${m.commit}${m.libDirty ? ' (lib/ had uncommitted changes)' : ''}`],
       ],
     ),
+    '',
+    busy.length
+      ? `**Other processes took more than 5% of the machine's CPU during: ${busy.join(', ')}** — those numbers are ` +
+        'skewed (most of all the CPU-bound ones: stdio `spin`, HTTP at 0–5 ms, the in-process overhead).'
+      : 'Other processes took less than 5% of the machine\'s CPU during every benchmark (see each section\'s header).',
     '',
     `## Goals: ${met} of ${goalRows.length} met`,
     '',
