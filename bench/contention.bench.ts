@@ -7,7 +7,7 @@ import * as genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 import { McpPool } from '../lib';
 import { InMemoryDriver } from './lib/in-memory';
-import { fmt, goalMark, median, ms, table, times } from './lib/stats';
+import { fmt, median, ms, table, times, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 
 const SLOTS = 10;
@@ -193,10 +193,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       rows,
     ),
     '',
-    '### Goals',
-    '',
-    table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])),
-    '',
+    ...goalsSection(goals),
   ];
   return { markdown: out.join('\n'), goals };
 }

@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Pool as TarnPool } from 'tarn';
 import { McpPool, StreamableHttpDriver, type SessionDriver } from '../lib';
-import { fmt, goalMark, median, ms, sleep, table } from './lib/stats';
+import { fmt, median, ms, sleep, table, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 
 /** A port on 127.0.0.1 that nothing listens on (bound, then closed). */
@@ -218,10 +218,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     '',
     table(['pool', 'callers', 'creation attempts', 'attempts/s', 'first answer', 'rejections', 'after close'], rows),
     '',
-    '### Goals',
-    '',
-    table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])),
-    '',
+    ...goalsSection(goals),
   ];
   return { markdown: out.join('\n'), goals };
 }

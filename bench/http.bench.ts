@@ -18,7 +18,7 @@ import { linkedSignalFetch } from '../lib/transports/linked-fetch';
 import { LostResponseWatch } from '../lib/transports/lost-response-watch';
 import { transformLinkedFetch } from './lib/linked-signal-fetch';
 import { ChildHandle } from './lib/child';
-import { Samples, closedLoop, fmt, goalMark, median, ms, pct, quantile, table, times } from './lib/stats';
+import { Samples, closedLoop, fmt, median, ms, pct, quantile, table, times, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 import type { HttpServerReady, HttpServerStats } from './servers/http-server.child';
 
@@ -388,10 +388,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }
   }
   out.push(
-    '### Goals',
-    '',
-    table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])),
-    '',
+    ...goalsSection(goals),
   );
   return { markdown: out.join('\n'), goals };
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { McpPool, StdioDriver, type SessionDriver } from '../lib';
 import { ChildHandle } from './lib/child';
 import { bareInMemoryClient, InMemoryDriver } from './lib/in-memory';
-import { bytes, fmt, fullGc, goalMark, mean, slope, table } from './lib/stats';
+import { bytes, fmt, fullGc, mean, slope, table, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 import type { HttpServerReady } from './servers/http-server.child';
 
@@ -380,10 +380,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     `MaxListenersExceededWarning events in this benchmark's process: ${maxListenerWarnings} (every benchmark process counts ` +
       `its warnings; see "Process warnings" at the top).`,
     '',
-    '### Goals',
-    '',
-    table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])),
-    '',
+    ...goalsSection(goals),
   );
   return { markdown: out.join('\n'), goals };
 }

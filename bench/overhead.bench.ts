@@ -8,7 +8,7 @@ import * as genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 import { McpPool, type McpLease } from '../lib';
 import { InMemoryDriver, bareInMemoryClient } from './lib/in-memory';
-import { Samples, countLoop, fmt, fullGc, goalMark, median, pct, quantile, table, times, us } from './lib/stats';
+import { Samples, countLoop, fmt, fullGc, median, pct, quantile, table, times, us, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 
 const ARGS = { text: 'hello' };
@@ -338,7 +338,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   await fullGc();
   out.push('### Does the cost grow with the pool?', '');
   await scale(ctx, goals, out);
-  out.push('### Goals', '', table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])), '');
+  out.push(...goalsSection(goals));
   return { markdown: out.join('\n'), goals };
 }
 

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { cpus } from 'node:os';
 import { McpPool } from '../lib';
-import { Samples, closedLoop, fmt, goalMark, median, ms, pct, quantile, table, times } from './lib/stats';
+import { Samples, closedLoop, fmt, median, ms, pct, quantile, table, times, goalsSection } from './lib/stats';
 import type { BenchContext, BenchResult, Benchmark, GoalRow } from './lib/types';
 
 const SERVER = join(__dirname, 'servers', 'stdio-cpu-server.cjs');
@@ -113,7 +113,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       'add throughput. Past the core count, `spin` cannot go faster; `sleep` keeps scaling because it does not use the CPU.',
     '',
   );
-  out.push('### Goals', '', table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])), '');
+  out.push(...goalsSection(goals));
   return { markdown: out.join('\n'), goals };
 }
 

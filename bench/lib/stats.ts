@@ -1,3 +1,4 @@
+import type { GoalRow } from './types';
 /** Small statistics and formatting helpers shared by the benchmarks. No dependencies. */
 
 /** The q-quantile (0..1) of `values` by nearest rank; sorts a copy. NaN when empty. */
@@ -135,6 +136,11 @@ export function table(header: string[], rows: Array<Array<string | number>>, ali
 }
 
 export const goalMark = (met: boolean | undefined): string => (met === undefined ? '—' : met ? '✅ met' : '❌ missed');
+
+/** The "### Goals" section every benchmark ends with: its lines, ready to push into the report. */
+export function goalsSection(goals: ReadonlyArray<Pick<GoalRow, 'goal' | 'target' | 'measured' | 'met'>>): string[] {
+  return ['### Goals', '', table(['goal', 'target', 'measured', ''], goals.map((g) => [g.goal, g.target, g.measured, goalMark(g.met)])), ''];
+}
 
 /** Sleeps without keeping the process alive longer than needed (the timer is cleared on settle). */
 export const sleep = (msDelay: number): Promise<void> => new Promise((r) => setTimeout(r, msDelay));
