@@ -42,6 +42,7 @@ function ours(url: URL, failureThreshold?: number): Harness {
   const inner = new StreamableHttpDriver({ endpoint: url });
   const driver: SessionDriver = {
     kind: inner.kind,
+    supportsHeaders: inner.supportsHeaders,
     create: (ctx) => {
       attempts++;
       return inner.create(ctx);

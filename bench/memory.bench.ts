@@ -238,6 +238,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     const inner = new StdioDriver({ command: process.execPath, args: [STDIO_SERVER], stderr: 'inherit' });
     const stdioDriver: SessionDriver = {
       kind: inner.kind,
+      supportsHeaders: inner.supportsHeaders,
       create: async (c) => {
         const ds = await inner.create(c);
         if (ds.pid) pids.push(ds.pid);
@@ -317,7 +318,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
       });
       const p = new McpPool({ name: 'listeners', endpoint: url2, minSessions: 1, maxSessions: 1 });
       await p.start();
-      const pooledClient = await p.session(async (l) => l.client);
+      const pooledClient = await p.session(async (l) => l.client as Client);
       await measure('pool', 'our pool, as shipped (one session)', {
         client: pooledClient,
         call: () => p.callTool('echo', ARGS),

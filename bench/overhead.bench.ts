@@ -4,6 +4,7 @@
  * - bare acquire + release of an idle slot: ours vs generic-pool vs tarn;
  * - the same with 1 000 sessions and 9 999 leases out vs 10 sessions and 99 leases out.
  */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import * as genericPool from 'generic-pool';
 import { Pool as TarnPool } from 'tarn';
 import { McpPool, type McpLease } from '../lib';
@@ -76,7 +77,7 @@ async function callOverhead(ctx: BenchContext, goals: GoalRow[], out: string[]):
           label: 'floor: `tryAcquire()`, the SDK call on `lease.client`, `release()` (bypasses the pool\'s call handling)',
           op: () => {
             const lease = poolFloor.tryAcquire()!;
-            return lease.client.callTool({ name: 'echo', arguments: ARGS }).finally(() => lease.release());
+            return (lease.client as Client).callTool({ name: 'echo', arguments: ARGS }).finally(() => lease.release());
           },
         },
       ],

@@ -2,7 +2,8 @@
  * The framework-free part of nestjs-mcp-pool (`nestjs-mcp-pool/core`): the pool, its errors, drivers and
  * the request context. Nothing here imports Nest, so it works in any Node program.
  */
-export { McpPool, type McpPoolHealth, type McpPoolSessionRow, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
+export { McpPool } from './mcp-pool';
+export { type McpPoolHealth, type McpPoolSessionRow, type AcquireOptions, type PoolCallOptions, type PoolLifecycle } from './core/mcp-pool';
 export { McpLease, type CallOptions } from './core/lease';
 export { McpPoolGroup, McpPoolGroupError, type McpPoolGroupOptions, type McpPoolGroupStrategy } from './core/pool-group';
 export {
@@ -36,3 +37,7 @@ export {
   type ServerRequestExtra,
 } from './context/request-context';
 export { StreamableHttpDriver, StdioDriver } from './transports';
+export * from './core/mcp-types';
+export type { DriverConfig, DriverRequestOptions, McpClientSpec, ServerQuestionExtra, SessionDriverFactory } from './core/driver';
+export { ServerQuestionRefusedError, type PoolRequest } from './core/server-questions';
+export { McpPool as McpPoolCore } from './core/mcp-pool';

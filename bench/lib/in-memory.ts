@@ -8,6 +8,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../../lib';
+import { SdkSession, buildSdkClient } from '../../lib/transports/sdk-client';
 
 export function newEchoServer(): McpServer {
   const server = new McpServer({ name: 'bench-in-memory', version: '1.0.0' });
@@ -18,7 +19,28 @@ export function newEchoServer(): McpServer {
 }
 
 export interface InMemorySession extends DriverSession {
+  readonly client: Client;
   readonly server: McpServer;
+}
+
+/** An in-memory session on the built-in drivers' SDK 1.x request path. */
+class InMemorySdkSession extends SdkSession implements InMemorySession {
+  readonly remoteId = undefined;
+  private closed = false;
+
+  constructor(
+    override readonly client: Client,
+    readonly server: McpServer,
+  ) {
+    super(client);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close().catch(() => undefined);
+    await this.server.close().catch(() => undefined);
+  }
 }
 
 /** Connects `client` to a fresh in-memory echo server. */
@@ -27,18 +49,7 @@ export async function connectInMemory(client: Client): Promise<InMemorySession> 
   const server = newEchoServer();
   await server.connect(serverSide);
   await client.connect(clientSide);
-  let closed = false;
-  return {
-    client,
-    server,
-    remoteId: undefined,
-    async close() {
-      if (closed) return;
-      closed = true;
-      await client.close().catch(() => undefined);
-      await server.close().catch(() => undefined);
-    },
-  };
+  return new InMemorySdkSession(client, server);
 }
 
 /** A bare SDK client on its own in-memory server (the baseline the pool is compared with). */
@@ -49,12 +60,13 @@ export async function bareInMemoryClient(): Promise<InMemorySession> {
 /** The pool's driver for in-memory sessions; counts creations. */
 export class InMemoryDriver implements SessionDriver {
   readonly kind = 'in_memory';
+  readonly supportsHeaders = false;
   created = 0;
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     this.created++;
-    return connectInMemory(ctx.newClient());
+    return connectInMemory(buildSdkClient(ctx.client));
   }
 
   classify(): ErrorVerdict {

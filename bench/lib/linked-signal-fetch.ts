@@ -14,7 +14,7 @@
  * i.e. until the session is closed; the shipped version also unlinks on those.)
  */
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { linkSignal } from '../../lib/core/signal-links';
+import { linkSignal } from '../../lib/util/signal-links';
 
 export function transformLinkedFetch(base: FetchLike = (url, init) => fetch(url, init)): FetchLike {
   return async (url, init) => {

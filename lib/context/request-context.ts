@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CreateMessageRequest, CreateMessageResult, ElicitRequest, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
+import type { McpCreateMessageParams, McpCreateMessageResult, McpElicitParams, McpElicitResult } from '../core/mcp-types';
 
 /**
  * The per-request context: what the current caller wants added to its own MCP requests. It lives in
@@ -19,8 +19,8 @@ export interface McpRequestContext {
 
 /** Per-call answers to the server's questions; see McpPoolOptions.onElicitation / onSampling. */
 export interface McpCallHandlers {
-  onElicitation?: (params: ElicitRequest['params'], extra: ServerRequestExtra) => ElicitResult | Promise<ElicitResult>;
-  onSampling?: (params: CreateMessageRequest['params'], extra: ServerRequestExtra) => CreateMessageResult | Promise<CreateMessageResult>;
+  onElicitation?: (params: McpElicitParams, extra: ServerRequestExtra) => McpElicitResult | Promise<McpElicitResult>;
+  onSampling?: (params: McpCreateMessageParams, extra: ServerRequestExtra) => McpCreateMessageResult | Promise<McpCreateMessageResult>;
 }
 
 /** What a handler learns about the server's request (its cancellation signal, ids). */

@@ -1,4 +1,4 @@
-import type { Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { McpTool as Tool } from './mcp-types';
 import type { CircuitState } from './circuit-breaker';
 
 /** Why a session left the pool. */

@@ -1,19 +1,22 @@
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type {
-  CallToolResult,
-  CompleteRequest,
-  GetPromptResult,
-  ListPromptsResult,
-  ListResourceTemplatesResult,
-  ListResourcesResult,
-  ListToolsResult,
-  LoggingLevel,
-  ReadResourceResult,
-  Tool,
-} from '@modelcontextprotocol/sdk/types.js';
 import type { SessionRecord } from './session-record';
 import type { McpCallHandlers } from '../context/request-context';
+import type {
+  McpCallToolResult,
+  McpCompleteParams,
+  McpCompleteResult,
+  McpGetPromptResult,
+  McpListPromptsResult,
+  McpListResourceTemplatesResult,
+  McpListResourcesResult,
+  McpListToolsResult,
+  McpLoggingLevel,
+  McpMethod,
+  McpParams,
+  McpProgress,
+  McpReadResourceResult,
+  McpResult,
+  McpTool,
+} from './mcp-types';
 
 /** Options of one MCP request made through the pool. */
 export interface CallOptions {
@@ -24,7 +27,7 @@ export interface CallOptions {
   /** HTTP headers added to this request only (not to the session). */
   headers?: Record<string, string>;
   /** Progress notifications of this request. */
-  onprogress?: RequestOptions['onprogress'];
+  onprogress?: (progress: McpProgress) => void;
   /** Whether a progress notification restarts the deadline. */
   resetTimeoutOnProgress?: boolean;
   /** Answers `elicitation/create` requests the server sends while this call runs. */
@@ -35,13 +38,7 @@ export interface CallOptions {
 
 /** What a lease needs from its pool; the pool implements it privately. */
 export interface LeaseHost {
-  invoke<T>(
-    lease: McpLease,
-    method: string,
-    opts: CallOptions | undefined,
-    call: (o: RequestOptions) => Promise<T>,
-    toolName?: string,
-  ): Promise<T>;
+  invoke<M extends McpMethod>(lease: McpLease, method: M, params: McpParams<M>, opts: CallOptions | undefined): Promise<McpResult<M>>;
   release(lease: McpLease): void;
 }
 
@@ -68,8 +65,12 @@ export class McpLease implements AsyncDisposable {
     readonly borrowedAt: number,
   ) {}
 
-  /** The underlying SDK client, for anything the lease does not wrap. Calls made on it bypass the pool's handling. */
-  get client(): Client {
+  /**
+   * The driver's own client object, for anything the lease does not wrap (the SDK `Client` for the built-in
+   * drivers: narrow it with `as Client`). Calls made on it bypass the pool's handling, except that the
+   * built-in HTTP driver still adds the caller's context headers.
+   */
+  get client(): unknown {
     return this.record.session.client;
   }
 
@@ -83,67 +84,50 @@ export class McpLease implements AsyncDisposable {
     return this.released;
   }
 
-  callTool(name: string, args?: Record<string, unknown>, opts?: CallOptions): Promise<CallToolResult> {
-    return this.host.invoke(
-      this,
-      'tools/call',
-      opts,
-      (o) => this.client.callTool({ name, arguments: args }, undefined, o) as Promise<CallToolResult>,
-      name,
-    );
+  callTool(name: string, args?: Record<string, unknown>, opts?: CallOptions): Promise<McpCallToolResult> {
+    return this.host.invoke(this, 'tools/call', args === undefined ? { name } : { name, arguments: args }, opts);
   }
 
   /** One page of `tools/list`, straight from the server (the pool's `listTools()` is the cached one). */
-  listTools(params?: { cursor?: string }, opts?: CallOptions): Promise<ListToolsResult> {
-    return this.host.invoke(this, 'tools/list', opts, (o) => this.client.listTools(params, o));
+  listTools(params?: { cursor?: string }, opts?: CallOptions): Promise<McpListToolsResult> {
+    return this.host.invoke(this, 'tools/list', params, opts);
   }
 
-  /** Every page of `tools/list`, following `nextCursor`. */
-  async listAllTools(opts?: CallOptions): Promise<Tool[]> {
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.listTools(cursor ? { cursor } : undefined, opts);
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return tools;
+  /** Every page of `tools/list`, following `nextCursor` (bounded: see {@link collectPages}). */
+  listAllTools(opts?: CallOptions): Promise<McpTool[]> {
+    return collectPages((cursor) => this.listTools(cursor === undefined ? undefined : { cursor }, opts), (p) => p.tools);
   }
 
   ping(opts?: CallOptions): Promise<void> {
-    return this.host.invoke(this, 'ping', opts, async (o) => {
-      await this.client.ping(o);
-    });
+    return this.host.invoke(this, 'ping', undefined, opts).then(() => undefined);
   }
 
-  readResource(uri: string, opts?: CallOptions): Promise<ReadResourceResult> {
-    return this.host.invoke(this, 'resources/read', opts, (o) => this.client.readResource({ uri }, o));
+  readResource(uri: string, opts?: CallOptions): Promise<McpReadResourceResult> {
+    return this.host.invoke(this, 'resources/read', { uri }, opts);
   }
 
-  listResources(params?: { cursor?: string }, opts?: CallOptions): Promise<ListResourcesResult> {
-    return this.host.invoke(this, 'resources/list', opts, (o) => this.client.listResources(params, o));
+  listResources(params?: { cursor?: string }, opts?: CallOptions): Promise<McpListResourcesResult> {
+    return this.host.invoke(this, 'resources/list', params, opts);
   }
 
-  listResourceTemplates(params?: { cursor?: string }, opts?: CallOptions): Promise<ListResourceTemplatesResult> {
-    return this.host.invoke(this, 'resources/templates/list', opts, (o) => this.client.listResourceTemplates(params, o));
+  listResourceTemplates(params?: { cursor?: string }, opts?: CallOptions): Promise<McpListResourceTemplatesResult> {
+    return this.host.invoke(this, 'resources/templates/list', params, opts);
   }
 
-  listPrompts(params?: { cursor?: string }, opts?: CallOptions): Promise<ListPromptsResult> {
-    return this.host.invoke(this, 'prompts/list', opts, (o) => this.client.listPrompts(params, o));
+  listPrompts(params?: { cursor?: string }, opts?: CallOptions): Promise<McpListPromptsResult> {
+    return this.host.invoke(this, 'prompts/list', params, opts);
   }
 
-  getPrompt(name: string, args?: Record<string, string>, opts?: CallOptions): Promise<GetPromptResult> {
-    return this.host.invoke(this, 'prompts/get', opts, (o) => this.client.getPrompt({ name, arguments: args }, o));
+  getPrompt(name: string, args?: Record<string, string>, opts?: CallOptions): Promise<McpGetPromptResult> {
+    return this.host.invoke(this, 'prompts/get', args === undefined ? { name } : { name, arguments: args }, opts);
   }
 
-  complete(params: CompleteRequest['params'], opts?: CallOptions) {
-    return this.host.invoke(this, 'completion/complete', opts, (o) => this.client.complete(params, o));
+  complete(params: McpCompleteParams, opts?: CallOptions): Promise<McpCompleteResult> {
+    return this.host.invoke(this, 'completion/complete', params, opts);
   }
 
-  setLoggingLevel(level: LoggingLevel, opts?: CallOptions): Promise<void> {
-    return this.host.invoke(this, 'logging/setLevel', opts, async (o) => {
-      await this.client.setLoggingLevel(level, o);
-    });
+  setLoggingLevel(level: McpLoggingLevel, opts?: CallOptions): Promise<void> {
+    return this.host.invoke(this, 'logging/setLevel', { level }, opts).then(() => undefined);
   }
 
   /** Returns the slot to the pool. Idempotent: only the first call counts. */
@@ -155,5 +139,30 @@ export class McpLease implements AsyncDisposable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     this.release();
+  }
+}
+
+/** Pages one list walk may follow; a server that never stops paging is a broken server, not a big list. */
+export const MAX_LIST_PAGES = 1000;
+
+/**
+ * Follows `nextCursor` from the first page to the last. Stops with an error when a cursor repeats (a
+ * server looping over its pages) or after {@link MAX_LIST_PAGES} pages, so a walk always ends.
+ */
+export async function collectPages<P extends { nextCursor?: string }, T>(
+  fetchPage: (cursor: string | undefined) => Promise<P>,
+  items: (page: P) => T[],
+): Promise<T[]> {
+  const out: T[] = [];
+  const seen = new Set<string>();
+  let cursor: string | undefined;
+  for (let pages = 0; ; pages++) {
+    if (pages >= MAX_LIST_PAGES) throw new Error(`the server sent more than ${MAX_LIST_PAGES} pages; stopped following nextCursor`);
+    const page = await fetchPage(cursor);
+    out.push(...items(page));
+    cursor = page.nextCursor;
+    if (cursor === undefined || cursor === '') return out;
+    if (seen.has(cursor)) throw new Error('the server repeated a nextCursor it had already sent; stopped following it');
+    seen.add(cursor);
   }
 }

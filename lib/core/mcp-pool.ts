@@ -1,30 +1,16 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { RequestOptions } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ErrorCode,
-  ListRootsRequestSchema,
-  McpError,
-  type CallToolResult,
-  type ClientCapabilities,
-  type Prompt,
-  type Resource,
-  type Tool,
-} from '@modelcontextprotocol/sdk/types.js';
 import {
   type McpCallHandlers,
   currentMcpHandlers,
   currentMcpHeaders,
   mergeHeaders,
-  runWithMcpHandlers,
   runWithMcpHeaders,
   withoutRequestContext,
 } from '../context/request-context';
-import { createDriver } from '../transports';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import type { DriverSession, SessionDriver } from './driver';
+import type { DriverConfig, DriverSession, ErrorVerdict, SessionDriver, SessionDriverFactory } from './driver';
+import type { McpCallToolResult as CallToolResult, McpMethod, McpParams, McpPrompt as Prompt, McpResource as Resource, McpResult, McpTool as Tool } from './mcp-types';
+import { clientSpecFor, declaredCapabilities, type PoolRequest } from './server-questions';
+import { cachedTokenSource } from './token-cache';
 import {
   AcquireTimeoutError,
   CallTimeoutError,
@@ -43,7 +29,7 @@ import {
   errorMessage,
   type PoolStateSummary,
 } from './errors';
-import { McpLease, type CallOptions, type LeaseHost } from './lease';
+import { McpLease, collectPages, type CallOptions, type LeaseHost } from './lease';
 import { ListCache } from './list-cache';
 import { PoolMetrics, type PoolGauges } from './metrics';
 import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedPoolOptions } from './options';
@@ -52,7 +38,7 @@ import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions'
 import { PoolEvents, type SessionEndReason } from './events';
 import { RateLimiter, sleep } from './rate-limiter';
 import { AffinityMap } from './affinity';
-import { linkSignal } from './signal-links';
+import { linkSignal } from '../util/signal-links';
 import { SessionRecord, SlotIndex } from './session-record';
 import { WaiterQueue, type Waiter } from './waiter-queue';
 
@@ -147,8 +133,6 @@ export class McpPool {
    * once until finishAuth(), instead of starting a new authorization (a new PKCE verifier) each time.
    */
   private authPending: unknown;
-  /** Per-call handlers of the calls running on each session's client (see newClient). */
-  private readonly activeCallHandlers = new WeakMap<Client, Set<McpCallHandlers>>();
   private readonly circuit: CircuitBreaker;
   private readonly retryBudget = new RetryBudget();
   private readonly creations = new Set<Promise<void>>();
@@ -174,10 +158,17 @@ export class McpPool {
   /** Set on a partition's sub-pool: the hash that keys it. */
   private partitionLabel: string | undefined;
 
-  constructor(private readonly rawOptions: McpPoolOptions) {
+  /**
+   * @param driverFactory builds the driver for `options.transport` (the package's entry points pass the
+   * built-in drivers; the core knows no transport). Not needed when `options.driver` is given.
+   */
+  constructor(
+    private readonly rawOptions: McpPoolOptions,
+    private readonly driverFactory?: SessionDriverFactory,
+  ) {
     this.options = resolvePoolOptions(rawOptions);
     this.name = this.options.name;
-    this.driver = createDriver(this.options);
+    this.driver = this.options.driver ?? this.buildDriver();
     this.slots = new SlotIndex(this.options.maxConcurrentPerSession);
     this.events = new PoolEvents((event, error) => this.log('warn', `a listener of "${event}" threw: ${errorMessage(error)}`));
     this.circuit = new CircuitBreaker(this.options, Math.random, (from, to) => {
@@ -207,9 +198,34 @@ export class McpPool {
     this.promptsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.resourcesCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.host = {
-      invoke: (lease, method, opts, call, toolName) => this.invoke(lease, method, opts, call, toolName),
+      invoke: (lease, method, params, opts) => this.invoke(lease, method, params, opts),
       release: (lease) => this.release(lease),
     };
+  }
+
+  private buildDriver(): SessionDriver {
+    if (!this.driverFactory) {
+      throw new McpPoolConfigError(this.name, [
+        { field: 'driver', message: `is required: this McpPool has no built-in drivers (import McpPool from 'nestjs-mcp-pool' or 'nestjs-mcp-pool/core')` },
+      ]);
+    }
+    const o = this.options;
+    const auth = o.auth;
+    const config: DriverConfig = {
+      poolName: this.name,
+      transport: o.transport,
+      endpoint: o.endpoint,
+      headers: o.headers,
+      bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
+      authProvider: o.authProvider,
+      command: o.command,
+      args: o.args,
+      env: o.env,
+      cwd: o.cwd,
+      stderr: o.stderr,
+      log: (level, message) => this.log(level, message),
+    };
+    return this.driverFactory(config);
   }
 
   /** Where the pool is in its life. */
@@ -584,7 +600,8 @@ export class McpPool {
 
   private createPartition(key: string, identity: Record<string, string>): McpPool {
     const o = this.rawOptions;
-    const pool = new McpPool({
+    const pool = new McpPool(
+      {
       ...o,
       name: `${this.name}/${key}`,
       partitionBy: undefined,
@@ -593,7 +610,9 @@ export class McpPool {
       // The identity is part of the session: every request of it, initialize included, carries it.
       headers: { ...o.headers, ...identity },
       auth: identity.authorization !== undefined ? undefined : o.auth,
-    });
+      },
+      this.driverFactory,
+    );
     pool.partitionLabel = key;
     // A partition's events are the pool's events.
     pool.events.forwardTo(this.events);
@@ -781,57 +800,51 @@ export class McpPool {
   // ---------------------------------------------------------------------------------------------
   // Calls
 
-  private async invoke<T>(
-    lease: McpLease,
-    method: string,
-    opts: CallOptions | undefined,
-    call: (o: RequestOptions) => Promise<T>,
-    toolName?: string,
-  ): Promise<T> {
+  private async invoke<M extends McpMethod>(lease: McpLease, method: M, params: McpParams<M>, opts: CallOptions | undefined): Promise<McpResult<M>> {
     if (lease.isReleased) throw new McpPoolError(this.name, `${method} was called on a lease that was already released; it was not sent`);
     const rec = lease.record;
     if (rec.state === 'dead') {
       throw new SessionLostError(this.name, method, false, new Error('the session was closed before the call was sent'));
     }
     const timeoutMs = opts?.timeoutMs ?? this.options.callTimeoutMs;
-    const reqOpts: RequestOptions = { timeout: timeoutMs };
-    if (opts?.onprogress) reqOpts.onprogress = opts.onprogress;
-    if (opts?.resetTimeoutOnProgress) reqOpts.resetTimeoutOnProgress = true;
     // A fresh AbortController per request (see signal-links.ts: the SDK never removes the listener it adds).
     const signal = opts?.signal;
-    let ac: AbortController | undefined;
-    let unlink: (() => void) | undefined;
+    let link: { controller: AbortController; unlink: () => void } | undefined;
     if (signal) {
       if (signal.aborted) throw new OperationAbortedError(this.name, method, signal.reason);
-      const link = linkSignal(signal);
-      ac = link.controller;
-      unlink = link.unlink;
-      reqOpts.signal = ac.signal;
+      link = linkSignal(signal);
     }
-    const headers = opts?.headers ? mergeHeaders(lease.headers, this.checkHeaders(opts.headers)) : lease.headers;
+    const extra = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
     this.metrics.calls++;
+    const toolName = method === 'tools/call' ? (params as McpParams<'tools/call'>).name : undefined;
+    const context = currentMcpHandlers();
+    const handlers: McpCallHandlers | undefined =
+      opts?.onElicitation || opts?.onSampling
+        ? { ...context, ...(opts.onElicitation ? { onElicitation: opts.onElicitation } : {}), ...(opts.onSampling ? { onSampling: opts.onSampling } : {}) }
+        : context;
+    // The request's options object names the request: the driver hands it back with a server question
+    // that arrives in its response (server-questions.ts decides who answers).
+    const send = (): Promise<McpResult<M>> => {
+      // Headers are read here, inside the instrumentation's context (it may add trace headers).
+      const request: PoolRequest = {
+        timeoutMs,
+        signal: link?.controller.signal,
+        headers: this.driver.supportsHeaders ? requestHeaders(currentMcpHeaders(), lease.headers, extra) : undefined,
+        onprogress: opts?.onprogress,
+        resetTimeoutOnProgress: opts?.resetTimeoutOnProgress,
+        handlers,
+      };
+      rec.requests.add(request);
+      return rec.session.request(method, params, request).finally(() => rec.requests.delete(request));
+    };
     const instrumentation = this.options.instrumentation;
-    const send = instrumentation
-      ? () =>
-          instrumentation.wrapCall(
-            { pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind },
-            () => call(reqOpts),
-          )
-      : () => call(reqOpts);
-    let callHandlers: McpCallHandlers | undefined;
-    let withHandlers = send;
-    if (opts?.onElicitation || opts?.onSampling) {
-      const handlers: McpCallHandlers = (callHandlers = { onElicitation: opts.onElicitation, onSampling: opts.onSampling });
-      withHandlers = () => runWithMcpHandlers(handlers, send);
-      const client = rec.session.client;
-      let active = this.activeCallHandlers.get(client);
-      if (!active) this.activeCallHandlers.set(client, (active = new Set()));
-      active.add(handlers);
-    }
-    if (this.rateLimiter) await this.awaitRateLimit(reqOpts.signal, method);
+    const call = instrumentation
+      ? () => instrumentation.wrapCall({ pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind }, send)
+      : send;
     const t0 = performance.now();
     try {
-      const result = await (headers ? runWithMcpHeaders(headers, withHandlers) : withHandlers());
+      if (this.rateLimiter) await this.awaitRateLimit(link?.controller.signal, method);
+      const result = await call();
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
       rec.consecutiveTimeouts = 0;
@@ -841,14 +854,13 @@ export class McpPool {
     } catch (error) {
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
-      const translated = this.translateCallError(rec, method, error, ac?.signal, timeoutMs);
+      const translated = error instanceof McpPoolError ? error : this.translateCallError(rec, method, error, link?.controller.signal, timeoutMs);
       if (this.events.has('callCompleted')) {
         this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
       throw translated;
     } finally {
-      unlink?.();
-      if (callHandlers) this.activeCallHandlers.get(rec.session.client)?.delete(callHandlers);
+      link?.unlink();
     }
   }
 
@@ -863,13 +875,12 @@ export class McpPool {
     this.metrics.callErrors++;
     if (signal?.aborted) return new OperationAbortedError(this.name, method, signal.reason);
     if (rec.closedByShutdown) return new PoolClosedError(this.name, 'closed', error);
-    if (error instanceof McpError && error.code === ErrorCode.RequestTimeout) {
-      this.metrics.callTimeouts++;
-      if (++rec.consecutiveTimeouts >= HUNG_AFTER_TIMEOUTS) this.evict(rec, 'hung', error);
-      return new CallTimeoutError(this.name, method, timeoutMs, error);
-    }
     const verdict = this.driver.classify(error, rec.session);
     switch (verdict.kind) {
+      case 'timeout':
+        this.metrics.callTimeouts++;
+        if (++rec.consecutiveTimeouts >= HUNG_AFTER_TIMEOUTS) this.evict(rec, 'hung', error);
+        return new CallTimeoutError(this.name, method, timeoutMs, error);
       case 'session-fatal':
         this.evict(rec, 'lost', error);
         // The server refused a session it once knew (restarted, or expired it): the other idle sessions are
@@ -878,7 +889,7 @@ export class McpPool {
         if (!verdict.mayHaveRun) for (const other of this.records) if (other.state === 'ready' && other.inFlight === 0) this.probe(other);
         return new SessionLostError(this.name, method, verdict.mayHaveRun, error);
       case 'auth':
-        return this.authError(verdict.status, error);
+        return this.authError(verdict, error);
       case 'rate-limited':
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
@@ -911,11 +922,12 @@ export class McpPool {
   }
 
   /**
-   * The SDK's UnauthorizedError (an OAuth provider needs the user to authorize) reaches the caller as is,
-   * so the app can run the authorization flow; a plain 401/403 becomes a McpAuthError.
+   * An error that asks for the user's authorization (the SDK's UnauthorizedError: an OAuth provider waits)
+   * reaches the caller as is, so the app can run the authorization flow; a plain 401/403 becomes a
+   * McpAuthError.
    */
-  private authError(status: number | undefined, error: unknown): unknown {
-    return error instanceof UnauthorizedError ? error : new McpAuthError(this.name, status, error);
+  private authError(verdict: Extract<ErrorVerdict, { kind: 'auth' }>, error: unknown): unknown {
+    return verdict.authorizationRequired ? error : new McpAuthError(this.name, verdict.status, error);
   }
 
   /**
@@ -923,7 +935,7 @@ export class McpPool {
    * redirect URL). The provider stores the tokens; the next session creation uses them.
    */
   async finishAuth(authorizationCode: string): Promise<void> {
-    if (!this.driver.finishAuth || (this.driver.kind === 'streamable_http' && !this.options.authProvider)) {
+    if (!this.driver.finishAuth || !this.options.authProvider) {
       throw new McpPoolError(this.name, `finishAuth needs an authProvider on a streamable_http pool`);
     }
     await this.driver.finishAuth(authorizationCode);
@@ -957,9 +969,9 @@ export class McpPool {
   }
 
   private checkHeaders(headers: Record<string, string>): Record<string, string> {
-    if (this.driver.kind === 'stdio') {
+    if (!this.driver.supportsHeaders) {
       throw new McpPoolConfigError(this.name, [
-        { field: 'headers', message: 'cannot be sent on a stdio pool (there is no HTTP request to carry them)' },
+        { field: 'headers', message: `cannot be sent on a ${this.driver.kind} pool (there is no HTTP request to carry them)` },
       ]);
     }
     const problems = headerProblems('headers', headers);
@@ -1030,12 +1042,13 @@ export class McpPool {
     const timer = setTimeout(() => ac.abort(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
     const started = Date.now();
     // A session is shared: its initialize must not carry the headers of the caller that triggered it.
+    const requests = new Set<PoolRequest>();
     const p = raceAbort(
-      withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, newClient: () => this.newClient() })).then(async (ds) => {
+      withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, client: this.clientSpec(requests) })).then(async (ds) => {
         try {
           await withoutRequestContext(async () => {
             await this.prepareSession(ds, ac.signal);
-            await this.runSessionReadyHook(ds);
+            await this.runSessionReadyHook(ds, requests);
           });
           return ds;
         } catch (error) {
@@ -1047,7 +1060,7 @@ export class McpPool {
       (late) => this.closeSession(late),
     )
       .then(
-        (ds) => this.onCreated(ds, started),
+        (ds) => this.onCreated(ds, started, requests),
         (error: unknown) => this.onCreateFailed(error),
       )
       .finally(() => {
@@ -1060,79 +1073,51 @@ export class McpPool {
 
   /** Lists the tools once on each new session, so that the SDK can validate structured tool output. */
   private async prepareSession(ds: DriverSession, signal: AbortSignal): Promise<void> {
-    if (!ds.client.getServerCapabilities()?.tools) return;
+    if (!ds.serverCapabilities?.tools) return;
     const generation = this.toolsCache.currentGeneration;
-    const tools: Tool[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await ds.client.listTools(cursor ? { cursor } : undefined, { signal, timeout: this.options.connectTimeoutMs });
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
+    const timeoutMs = this.options.connectTimeoutMs;
+    const tools = await collectPages(
+      // A signal of its own per page: the SDK adds a listener to each request's signal and never removes it.
+      async (cursor) => {
+        const page = linkSignal(signal);
+        try {
+          return await ds.request('tools/list', cursor === undefined ? undefined : { cursor }, { signal: page.controller.signal, timeoutMs });
+        } finally {
+          page.unlink();
+        }
+      },
+      (page) => page.tools,
+    );
     // The list is fetched anyway: let it serve the cache too.
     this.toolsCache.offer(tools, generation);
   }
 
   /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
-  private async runSessionReadyHook(ds: DriverSession): Promise<void> {
+  private async runSessionReadyHook(ds: DriverSession, requests: Set<PoolRequest>): Promise<void> {
     const hook = this.options.onSessionReady;
     if (!hook) return;
-    const rec = new SessionRecord(ds, Date.now(), Infinity);
+    const rec = new SessionRecord(ds, Date.now(), Infinity, requests);
     await hook(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now()));
   }
 
-  private newClient(): Client {
+  /** The client every session presents; `requests` are the pool's requests in flight on that session. */
+  private clientSpec(requests: ReadonlySet<PoolRequest>) {
     const o = this.options;
-    const invalidate = (cache: { invalidate(): void }) => ({ autoRefresh: false, debounceMs: 0, onChanged: () => cache.invalidate() });
-    const capabilities: ClientCapabilities = { ...o.capabilities };
-    if (o.onElicitation && !capabilities.elicitation) capabilities.elicitation = { form: {} };
-    if (o.onSampling && !capabilities.sampling) capabilities.sampling = {};
-    if (o.listRoots && !capabilities.roots) capabilities.roots = {};
-    const client = new Client(o.clientInfo, {
-      capabilities,
-      listChanged: {
-        tools: invalidate(this.toolsCache),
-        prompts: invalidate(this.promptsCache),
-        resources: invalidate(this.resourcesCache),
+    const pool = { onElicitation: o.onElicitation, onSampling: o.onSampling, listRoots: o.listRoots };
+    return clientSpecFor(
+      {
+        poolName: this.name,
+        clientInfo: o.clientInfo,
+        capabilities: declaredCapabilities(o.capabilities, pool),
+        pool,
+        listChanged: (list) => (list === 'tools' ? this.toolsCache : list === 'prompts' ? this.promptsCache : this.resourcesCache).invalidate(),
+        configureClient: o.configureClient,
       },
-    });
-    // Server-to-client requests: the caller whose request caused the question answers it (its handlers
-    // are in the async context the SDK reads the response stream in); otherwise the pool-level handler;
-    // otherwise a proper MCP error, never a hang.
-    // A question that arrives outside the caller's async context (stdio reads one shared pipe; an HTTP
-    // server may ask on the session's GET stream) goes to the handlers of the call running on this session,
-    // when exactly one such call runs (always the case with exclusive sessions).
-    const soleCallHandlers = (): McpCallHandlers | undefined => {
-      const active = this.activeCallHandlers.get(client);
-      return active?.size === 1 ? active.values().next().value : undefined;
-    };
-    const unanswered = (what: string) =>
-      new McpError(ErrorCode.MethodNotFound, `no ${what} handler is configured on mcp pool "${this.name}" or on this call`);
-    if (capabilities.elicitation) {
-      client.setRequestHandler(ElicitRequestSchema, async (req, extra) => {
-        const handler = (currentMcpHandlers() ?? soleCallHandlers())?.onElicitation ?? o.onElicitation;
-        if (!handler) throw unanswered('elicitation');
-        return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
-      });
-    }
-    if (capabilities.sampling) {
-      client.setRequestHandler(CreateMessageRequestSchema, async (req, extra) => {
-        const handler = (currentMcpHandlers() ?? soleCallHandlers())?.onSampling ?? o.onSampling;
-        if (!handler) throw unanswered('sampling');
-        return handler(req.params, { signal: extra.signal, requestId: extra.requestId, sessionId: extra.sessionId });
-      });
-    }
-    if (capabilities.roots) {
-      client.setRequestHandler(ListRootsRequestSchema, async () => {
-        if (!o.listRoots) throw unanswered('roots');
-        return { roots: await o.listRoots() };
-      });
-    }
-    o.configureClient?.(client);
-    return client;
+      requests,
+    );
   }
 
-  private onCreated(ds: DriverSession, started: number): void {
+  private onCreated(ds: DriverSession, started: number, requests: Set<PoolRequest>): void {
     this.creating--;
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') {
       this.closeSession(ds);
@@ -1141,7 +1126,7 @@ export class McpPool {
     const now = Date.now();
     const { maxSessionLifetimeMs, healthCheckIntervalMs } = this.options;
     const expiresAt = maxSessionLifetimeMs > 0 ? now + maxSessionLifetimeMs * (1 - Math.random() * LIFETIME_JITTER) : Infinity;
-    const rec = new SessionRecord(ds, now, expiresAt);
+    const rec = new SessionRecord(ds, now, expiresAt, requests);
     rec.nextProbeAt = now + healthCheckIntervalMs * (1 - Math.random() * PROBE_JITTER);
     ds.onDied = (reason) => this.evict(rec, 'died', reason);
     this.records.add(rec);
@@ -1170,10 +1155,10 @@ export class McpPool {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // the waiters now; the next caller tries again.
       this.authBlocked = true;
-      if (error instanceof UnauthorizedError && this.options.authProvider) this.authPending = error;
+      if (verdict.authorizationRequired && this.options.authProvider) this.authPending = error;
       this.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
       if (this.records.size === 0) {
-        for (const w of this.waiters.drain()) w.reject(this.authError(verdict.status, error));
+        for (const w of this.waiters.drain()) w.reject(this.authError(verdict, error));
       }
       return;
     }
@@ -1289,7 +1274,7 @@ export class McpPool {
       probe
         ? // The probe's lease is not a borrowed slot (the session is reserved): releasing it does nothing.
           withTimeout(probe(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now())), healthCheckTimeoutMs, 'health probe')
-        : rec.session.client.ping({ timeout: healthCheckTimeoutMs }),
+        : rec.session.request('ping', undefined, { timeoutMs: healthCheckTimeoutMs }),
     ).then(
       () => {
         if (rec.state !== 'probing') return;
@@ -1418,20 +1403,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: 
   });
 }
 
-async function collectPages<P extends { nextCursor?: string }, T>(
-  fetchPage: (cursor: string | undefined) => Promise<P>,
-  items: (page: P) => T[],
-): Promise<T[]> {
-  const out: T[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await fetchPage(cursor);
-    out.push(...items(page));
-    cursor = page.nextCursor;
-  } while (cursor);
-  return out;
-}
-
 /** What identifies a tool list for change detection: names and schemas, order-independent. */
 function toolsSignature(tools: Tool[]): string {
   return JSON.stringify(
@@ -1450,4 +1421,18 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
       timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The headers of one request: the caller's context, then the lease's, then the call's (later wins). None
+ * at all is the common case: no allocation then.
+ */
+function requestHeaders(
+  context: Readonly<Record<string, string>> | undefined,
+  lease: Readonly<Record<string, string>> | undefined,
+  call: Readonly<Record<string, string>> | undefined,
+): Readonly<Record<string, string>> | undefined {
+  if (!context && !lease && !call) return undefined;
+  if (!lease && !call) return context;
+  return mergeHeaders(context, lease, call);
 }

@@ -1,12 +1,14 @@
 import type { SessionDriver } from './driver';
 import type { PartitionBy } from './partitions';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { ClientCapabilities, Root, Tool } from '@modelcontextprotocol/sdk/types.js';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { McpClientCapabilities as ClientCapabilities, McpRoot as Root, McpTool as Tool } from './mcp-types';
 import type { McpCallHandlers } from '../context/request-context';
 import type { McpLease } from './lease';
 import type { McpPoolLogger } from './logger';
 import { McpPoolConfigError } from './errors';
+import { TOKEN, headerProblems } from '../util/headers';
+
+export { PROTOCOL_HEADERS, headerProblems } from '../util/headers';
 
 export type McpTransportKind = 'streamable_http' | 'stdio';
 
@@ -142,8 +144,11 @@ export interface McpPoolOptions {
   onSampling?: McpCallHandlers['onSampling'];
   /** Answers `roots/list`. */
   listRoots?: () => Root[] | Promise<Root[]>;
-  /** Called with each session's new `Client` before it connects: set anything else on it here. */
-  configureClient?: (client: Client) => void;
+  /**
+   * Called with each session's new client object before it connects (the SDK `Client` for the built-in
+   * drivers: narrow it with `as Client`): set anything else on it here.
+   */
+  configureClient?: (client: unknown) => void;
   /** Where the pool logs (quietly). Default: nothing is logged. */
   logger?: McpPoolLogger;
   /** Replaces the transport driver (tests, or transports this package does not ship). */
@@ -195,7 +200,7 @@ export interface ResolvedPoolOptions
   onElicitation?: McpCallHandlers['onElicitation'];
   onSampling?: McpCallHandlers['onSampling'];
   listRoots?: () => Root[] | Promise<Root[]>;
-  configureClient?: (client: Client) => void;
+  configureClient?: (client: unknown) => void;
   onSessionReady?: (lease: McpLease) => Promise<unknown> | unknown;
   rateLimit?: { requestsPerSecond: number; burst: number };
   tenantLimit?: McpPoolOptions['tenantLimit'];
@@ -251,34 +256,6 @@ export const POOL_DEFAULTS = {
   leakDetectionThresholdMs: 0,
   maxAffinityKeys: 10_000,
 };
-
-/** Headers the transport owns; a user may not set them (statically or per request). */
-export const PROTOCOL_HEADERS: ReadonlySet<string> = new Set([
-  'mcp-session-id',
-  'mcp-protocol-version',
-  'content-type',
-  'accept',
-  'host',
-  'content-length',
-]);
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-
-/**
- * Checks header names and values: a name must be an HTTP token, a value must not contain CR, LF or NUL
- * (header injection), protocol headers are refused. Returns problems; the value is never echoed.
- */
-export function headerProblems(field: string, headers: Record<string, unknown>): Array<{ field: string; message: string }> {
-  const out: Array<{ field: string; message: string }> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (!TOKEN.test(name)) out.push({ field: `${field}`, message: `has an invalid header name ${JSON.stringify(name)}` });
-    else if (PROTOCOL_HEADERS.has(name.toLowerCase()))
-      out.push({ field: `${field}.${name}`, message: 'is a protocol header owned by the MCP transport and cannot be set' });
-    if (typeof value !== 'string') out.push({ field: `${field}.${name}`, message: 'must be a string' });
-    else if (/[\r\n\0]/.test(value)) out.push({ field: `${field}.${name}`, message: 'must not contain CR, LF or NUL' });
-  }
-  return out;
-}
 
 const NON_NEGATIVE_INTS = [
   'minSessions',

@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { McpCallToolResult as CallToolResult, McpTool as Tool } from './mcp-types';
 import {
   AcquireTimeoutError,
   McpPoolError,

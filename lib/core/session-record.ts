@@ -1,4 +1,5 @@
 import type { DriverSession } from './driver';
+import type { PoolRequest } from './server-questions';
 
 /**
  * - `ready`: may be lent (if it has a free slot);
@@ -39,6 +40,8 @@ export class SessionRecord {
     readonly createdAt: number,
     /** Retire after this instant (Infinity when lifetime recycling is off). */
     readonly expiresAt: number,
+    /** The pool's requests in flight on this session (who may answer a server's question). */
+    readonly requests: Set<PoolRequest> = new Set(),
   ) {
     this.lastActiveAt = createdAt;
     this.idleSince = createdAt;

@@ -1,4 +1,4 @@
-import { McpPool } from '../core/mcp-pool';
+import { McpPool } from '../mcp-pool';
 import { DEFAULT_POOL_NAME } from '../core/options';
 
 /** Injection token of the options of one `McpPoolModule.forRoot`/`forRootAsync` registration (module-local). */

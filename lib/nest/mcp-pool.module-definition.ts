@@ -1,5 +1,5 @@
 import { ConfigurableModuleBuilder, type DynamicModule, type Provider } from '@nestjs/common';
-import { McpPool } from '../core/mcp-pool';
+import { McpPool } from '../mcp-pool';
 import { DEFAULT_POOL_NAME } from '../core/options';
 import { MCP_POOL_MODULE_OPTIONS, getMcpPoolToken } from './mcp-pool.constants';
 import { McpPoolCoreModule } from './mcp-pool-core.module';

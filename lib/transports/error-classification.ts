@@ -9,9 +9,11 @@ import type { ErrorVerdict } from '../core/driver';
  */
 export function classifyCommon(error: unknown): ErrorVerdict | undefined {
   if (error instanceof McpError) {
+    // The SDK's own deadline (it sent notifications/cancelled).
+    if (error.code === ErrorCode.RequestTimeout) return { kind: 'timeout' };
     // -32000 is also the first code of JSON-RPC's "server error" range, which servers use for their
     // own errors: only the SDK's locally raised "Connection closed" means the transport died.
-    if (error.code === ErrorCode.ConnectionClosed && /Connection closed/.test(error.message))
+    if (error.code === ErrorCode.ConnectionClosed && /^MCP error -32000: Connection closed/.test(error.message))
       return { kind: 'session-fatal', mayHaveRun: true };
     return { kind: 'call' };
   }

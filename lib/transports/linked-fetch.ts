@@ -1,5 +1,5 @@
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { linkSignal } from '../core/signal-links';
+import { linkSignal } from '../util/signal-links';
 
 /**
  * Gives each HTTP request its own AbortSignal, linked to the transport's.

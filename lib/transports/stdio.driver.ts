@@ -2,11 +2,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { classifyCommon } from './error-classification';
+import { SdkSession, buildSdkClient } from './sdk-client';
 
 export interface StdioDriverOptions {
   command: string;
-  args: string[];
-  env?: Record<string, string>;
+  args: readonly string[];
+  env?: Readonly<Record<string, string>>;
   cwd?: string;
   stderr: 'inherit' | 'ignore' | 'pipe';
   /** How long to wait for the child to exit after SIGKILL before giving up waiting. Default 2000. */
@@ -19,18 +20,19 @@ export interface StdioDriverOptions {
  */
 export class StdioDriver implements SessionDriver {
   readonly kind = 'stdio';
+  readonly supportsHeaders = false;
 
   constructor(private readonly opts: StdioDriverOptions) {}
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     const transport = new StdioClientTransport({
       command: this.opts.command,
-      args: this.opts.args,
-      env: this.opts.env,
+      args: [...this.opts.args],
+      env: this.opts.env ? { ...this.opts.env } : undefined,
       cwd: this.opts.cwd,
       stderr: this.opts.stderr,
     });
-    const client = ctx.newClient();
+    const client = buildSdkClient(ctx.client);
     const session = new StdioSession(client, transport, this.opts.killWaitMs ?? 2000);
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
@@ -46,18 +48,18 @@ export class StdioDriver implements SessionDriver {
   }
 }
 
-class StdioSession implements DriverSession {
-  onDied?: (reason: Error) => void;
+class StdioSession extends SdkSession implements DriverSession {
   readonly remoteId = undefined;
   private closing = false;
   private readonly exited: Promise<void>;
   private markExited!: () => void;
 
   constructor(
-    readonly client: Client,
+    client: Client,
     private readonly transport: StdioClientTransport,
     private readonly killWaitMs: number,
   ) {
+    super(client);
     this.exited = new Promise((resolve) => (this.markExited = resolve));
     // The SDK calls onclose when the child's stdio closes ('close' event of the process).
     client.onclose = () => {

@@ -3,16 +3,17 @@ import { UnauthorizedError, auth as runOAuth, extractWWWAuthenticateParams, type
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
-import { currentMcpHeaders } from '../context/request-context';
-import { PROTOCOL_HEADERS } from '../core/options';
+import { currentMcpHeaders, withoutRequestContext } from '../context/request-context';
+import { PROTOCOL_HEADERS } from '../util/headers';
 import { classifyCommon, isErrorLike, networkCode } from './error-classification';
 import { LostResponseWatch } from './lost-response-watch';
 import { linkedSignalFetch } from './linked-fetch';
+import { SdkSession, buildSdkClient, currentOrigin, outsideOrigin } from './sdk-client';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
   /** Static headers on every request (already validated). */
-  headers?: Record<string, string>;
+  headers?: Readonly<Record<string, string>>;
   /** Bearer token or provider of it, resolved per request. */
   auth?: string | (() => string | Promise<string>);
   /** An SDK OAuth provider, handed to the transport as is. */
@@ -33,6 +34,7 @@ const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNRE
  */
 export class StreamableHttpDriver implements SessionDriver {
   readonly kind = 'streamable_http';
+  readonly supportsHeaders = true;
   private readonly fetch: FetchLike;
   private retryAfter = { at: 0, ms: 0 };
   /** The last 401/403 challenge the endpoint sent (what finishAuth needs: resource metadata URL, scope). */
@@ -47,9 +49,9 @@ export class StreamableHttpDriver implements SessionDriver {
     const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
       fetch: watch.wrapFetch(this.fetch),
       authProvider: this.opts.authProvider,
-      requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: this.opts.headers } : undefined,
+      requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: { ...this.opts.headers } } : undefined,
     });
-    const client = ctx.newClient();
+    const client = buildSdkClient(ctx.client);
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
     } catch (error) {
@@ -81,7 +83,7 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   classify(error: unknown, session?: DriverSession): ErrorVerdict {
-    if (error instanceof UnauthorizedError) return { kind: 'auth', status: this.recentChallenge() ?? 401 };
+    if (error instanceof UnauthorizedError) return { kind: 'auth', status: this.recentChallenge() ?? 401, authorizationRequired: true };
     if (error instanceof StreamableHTTPError) {
       const status = error.code;
       if (status === 401 || status === 403) return { kind: 'auth', status };
@@ -128,8 +130,15 @@ export class StreamableHttpDriver implements SessionDriver {
       }
       return response;
     };
+    const endpoint = this.opts.endpoint;
     return async (url, init) => {
-      const perRequest = currentMcpHeaders();
+      // Credentials and a caller's headers go to the MCP endpoint only: never to the OAuth discovery and
+      // token requests the SDK sends through this same fetch to other URLs and hosts.
+      if (!isEndpoint(url, endpoint)) return noteRetryAfter(await base(url, init));
+      // A pool request carries its own headers (computed by the core); a call made on `lease.client`
+      // directly carries those of the caller's context.
+      const origin = currentOrigin();
+      const perRequest = origin ? origin.headers : currentMcpHeaders();
       if (!perRequest && auth === undefined) return noteRetryAfter(await base(url, init));
       // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
       const headers = new Headers(init?.headers);
@@ -141,16 +150,16 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 }
 
-class HttpSession implements DriverSession {
-  onDied?: (reason: Error) => void;
+class HttpSession extends SdkSession implements DriverSession {
   private closing = false;
 
   constructor(
-    readonly client: Client,
+    client: Client,
     private readonly transport: StreamableHTTPClientTransport,
     private readonly watch: LostResponseWatch,
     private readonly terminateTimeoutMs: number,
   ) {
+    super(client);
     // The HTTP transport only "closes" when we close it; a dead server shows up as failed requests,
     // which the pool classifies. Still, a close we did not ask for means the session is gone.
     client.onclose = () => {
@@ -162,7 +171,12 @@ class HttpSession implements DriverSession {
     return this.transport.sessionId;
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
+    // A close belongs to no caller: whoever triggered it, its DELETE carries no caller's headers.
+    return withoutRequestContext(() => outsideOrigin(() => this.doClose()));
+  }
+
+  private async doClose(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     // DELETE the session (politeness to the server; bounded), then abort everything the transport holds.
@@ -177,6 +191,12 @@ class HttpSession implements DriverSession {
     this.watch.close();
     await this.client.close().catch(() => undefined);
   }
+}
+
+/** Whether `url` is the MCP endpoint itself (same origin and path; the query may differ). */
+function isEndpoint(url: string | URL, endpoint: URL): boolean {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  return u.origin === endpoint.origin && u.pathname === endpoint.pathname;
 }
 
 /** Retry-After as milliseconds: delta-seconds or an HTTP date. */

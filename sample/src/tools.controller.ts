@@ -1,5 +1,5 @@
 import { BadRequestException, Body, Controller, Get, HttpCode, NotFoundException, Param, Post, Query, UseInterceptors } from '@nestjs/common';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { McpCallToolResult as CallToolResult, McpTool as Tool } from 'nestjs-mcp-pool';
 import { errorMessage, InjectMcpPool, McpHeadersInterceptor, McpPool } from 'nestjs-mcp-pool';
 import { HTTP_POOL, STDIO_POOL } from './mcp-pools';
 

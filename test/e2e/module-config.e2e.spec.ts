@@ -382,6 +382,7 @@ describe('McpPoolHealthIndicator', () => {
     let creations = 0;
     const driver = {
       kind: 'streamable_http',
+      supportsHeaders: true,
       classify: real.classify.bind(real),
       create: (ctx: Parameters<StreamableHttpDriver['create']>[0]) =>
         ++creations === 1 ? real.create(ctx) : Promise.reject(new Error('refused by the test driver')),

@@ -1,5 +1,6 @@
 // Pooled sessions answer the server's own requests: elicitation, sampling and roots, each question reaching
 // the caller whose call caused it, even with many callers sharing one session.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CreateMessageResultSchema, ElicitResultSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
@@ -118,12 +119,68 @@ it('answers a question no handler takes with an MCP error, never a hang', async 
 
 it('lets configureClient set anything else on each new client', async () => {
   const configured: string[] = [];
-  const p = makePool({ configureClient: (client) => configured.push(typeof client.callTool) });
+  const p = makePool({ configureClient: (client) => configured.push(typeof (client as Client).callTool) });
   await p.start();
   expect(configured).toEqual(['function', 'function']);
 });
 
 describe('over stdio (questions arrive on the shared pipe, outside the caller’s async context)', () => {
+  const { join } = require('node:path') as typeof import('node:path');
+  function stdioPool(options: Partial<McpPoolOptions>): McpPool {
+    pool = new McpPool({
+      name: 'stdio-questions',
+      transport: 'stdio',
+      command: process.execPath,
+      args: [join(__dirname, '..', 'fixtures', 'stdio-server.cjs')],
+      minSessions: 1,
+      maxSessions: 1,
+      healthCheckIntervalMs: 0,
+      capabilities: { elicitation: { form: {} } },
+      ...options,
+    });
+    return pool;
+  }
+
+  it('never gives a question to another caller’s handler: B’s question on a session shared with A is refused', async () => {
+    const p = stdioPool({ maxConcurrentPerSession: 2 });
+    await p.start();
+    const seenByA: string[] = [];
+    const a = p.callTool('sleep', { ms: 400 }, { onElicitation: async (params) => (seenByA.push(params.message), { action: 'accept', content: { name: 'A' } }) });
+    // B brings no handler; two calls are in flight, so the pipe cannot tell whose question it is.
+    const b = await p.callTool('elicit_name', { question: 'B’s private question' });
+    expect(b.isError).toBe(true);
+    expect(textOf(b)).toMatch(/no elicitation handler/);
+    expect(textOf(await a)).toBe('slept');
+    expect(seenByA).toEqual([]);
+  });
+
+  it('with two calls in flight, gives the question to the pool-level handler, not to a caller’s', async () => {
+    const p = stdioPool({ maxConcurrentPerSession: 2, onElicitation: async () => ({ action: 'accept', content: { name: 'pool' } }) });
+    await p.start();
+    const a = p.callTool('sleep', { ms: 400 }, { onElicitation: async () => ({ action: 'accept', content: { name: 'A' } }) });
+    expect(textOf(await p.callTool('elicit_name', { question: 'q' }))).toBe('accept:pool');
+    await a;
+  });
+
+  it('leaves no handler behind when a call is aborted while the rate limiter holds it', async () => {
+    const p = stdioPool({ rateLimit: { requestsPerSecond: 4, burst: 1 } });
+    await p.start();
+    await p.callTool('echo', { text: 'takes the only token' });
+    const calledA: string[] = [];
+    const ac = new AbortController();
+    const a = p.callTool(
+      'elicit_name',
+      { question: 'A' },
+      { signal: ac.signal, onElicitation: async (params) => (calledA.push(params.message), { action: 'accept', content: { name: 'A' } }) },
+    );
+    ac.abort(new Error('caller gave up'));
+    await expect(a).rejects.toThrow(/aborted/);
+    // B, on the same (exclusive) session afterwards, brings no handler: A's must not answer it.
+    const b = await p.callTool('elicit_name', { question: 'B' });
+    expect(textOf(b)).toMatch(/no elicitation handler/);
+    expect(calledA).toEqual([]);
+  });
+
   it('still routes each elicitation to the call running on that session', async () => {
     const { join } = await import('node:path');
     const p = new McpPool({

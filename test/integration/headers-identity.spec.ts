@@ -1,4 +1,5 @@
 // Per-request headers that reach the wire on shared warm sessions, identity partitions, and auth.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { McpPool, McpPoolConfigError, runWithMcpHeaders, type McpPoolLogger, type McpPoolOptions } from '../../lib';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
 import { textOf, until } from '../support/pids';
@@ -45,7 +46,7 @@ describe('per-request headers', () => {
     await p.session(
       async (lease) => {
         const viaLease = JSON.parse(textOf(await lease.callTool('whoami'))) as { headers: Record<string, string> };
-        const viaClient = JSON.parse(textOf(await lease.client.callTool({ name: 'whoami', arguments: {} }))) as { headers: Record<string, string> };
+        const viaClient = JSON.parse(textOf(await (lease.client as Client).callTool({ name: 'whoami', arguments: {} }))) as { headers: Record<string, string> };
         expect(viaLease.headers['x-trace']).toBe('t-9');
         expect(viaClient.headers['x-trace']).toBe('t-9');
       },
@@ -140,6 +141,26 @@ describe('identity partitions', () => {
     await until(() => server.stats.sessionsDeleted === 1, 3000, "b's session to be closed");
     const again = await whoami(p, { authorization: 'Bearer a' });
     expect(again.sessionId).toBe(a.sessionId); // a survived
+  });
+
+  it('never send one identity’s token on another identity’s session, its DELETE included (many identities, few partitions)', async () => {
+    // Each new identity evicts an idle partition: its sessions are closed while the new caller's call is
+    // being set up, inside that caller's async context.
+    const p = makePool({ minSessions: 0, partitionBy: ['authorization'], maxPartitions: 3, maxSessionsPerPartition: 1 });
+    await p.start();
+    for (let i = 0; i < 12; i++) await runWithMcpHeaders({ authorization: `Bearer user-${i}` }, () => whoami(p));
+    await p.shutdown();
+    const bySession = new Map<string, Set<string>>();
+    for (const r of server.stats.requestLog) {
+      if (r.sessionId === undefined) continue;
+      const seen = bySession.get(r.sessionId) ?? new Set<string>();
+      seen.add(r.headers.authorization ?? '(none)');
+      bySession.set(r.sessionId, seen);
+    }
+    const deletes = server.stats.requestLog.filter((r) => r.verb === 'DELETE');
+    expect(deletes.length).toBe(12); // every session was closed, and each close was seen
+    const crossed = [...bySession.entries()].filter(([, tokens]) => tokens.size !== 1).map(([id, tokens]) => `${id}: ${[...tokens].join(' + ')}`);
+    expect(crossed).toEqual([]);
   });
 
   it('refuse a new identity when every partition is busy', async () => {

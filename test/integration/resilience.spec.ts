@@ -1,5 +1,6 @@
 // Resilience features over real servers: safe retries, custom health probes, leak detection, and no
 // listener leak on a long-lived caller signal.
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { getEventListeners } from 'node:events';
 import * as z from 'zod';
 import { McpPool, SessionLostError, type McpPoolOptions } from '../../lib';
@@ -117,7 +118,7 @@ it('keeps the listeners on a busy HTTP session’s transport signal bounded (und
   await p.start();
   const lease = await p.acquire();
   // The SDK transport's own AbortController is private: read it only to count its listeners.
-  const transportSignal = (lease.client.transport as unknown as { _abortController?: AbortController })._abortController!.signal;
+  const transportSignal = ((lease.client as Client).transport as unknown as { _abortController?: AbortController })._abortController!.signal;
   lease.release();
   for (let batch = 0; batch < 60; batch++) {
     await Promise.all(Array.from({ length: 16 }, () => p.callTool('echo', { text: 'x' })));

@@ -1,26 +1,30 @@
 // A scriptable in-process driver for unit tests of the core: no network, full control over creation
 // (delays, failures) and session death. Fakes are for the unit level only; integration tests use real servers.
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { sleep as delay } from '../../lib/core/rate-limiter';
-import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
+import type { CreateSessionContext, DriverRequestOptions, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
+import type { McpMethod, McpParams, McpResult } from '../../lib/core/mcp-types';
 
 export class FakeSession implements DriverSession {
   onDied?: (reason: Error) => void;
   closed = false;
   readonly remoteId: string;
-  readonly client: Client;
+  readonly client = undefined;
+  /** No tools capability: the core then lists no tools at creation. */
+  readonly serverCapabilities = {};
 
   constructor(readonly index: number, private readonly driver: FakeDriver) {
     this.remoteId = `fake-${index}`;
-    // Only what the core touches outside calls: capabilities (to decide on tools/list) and ping (probes).
-    this.client = {
-      getServerCapabilities: () => ({}),
-      ping: async () => {
-        if (this.closed || this.driver.pingFails) throw new Error('Not connected');
-        return {};
-      },
-      close: async () => undefined,
-    } as unknown as Client;
+  }
+
+  /** Only ping (probes) is scripted; unit tests drive calls through `driver.onRequest`. */
+  async request<M extends McpMethod>(method: M, params: McpParams<M>, options: DriverRequestOptions): Promise<McpResult<M>> {
+    if (this.closed) throw new Error('Not connected');
+    if (this.driver.onRequest) return (await this.driver.onRequest(this, method, params, options)) as McpResult<M>;
+    if (method === 'ping') {
+      if (this.driver.pingFails) throw new Error('Not connected');
+      return {} as McpResult<M>;
+    }
+    throw new Error(`the fake session has no script for ${method}`);
   }
 
   /** Simulates the transport dying on its own (child exit, connection closed). */
@@ -39,6 +43,9 @@ export class FakeSession implements DriverSession {
 
 export class FakeDriver implements SessionDriver {
   readonly kind = 'fake';
+  readonly supportsHeaders = true;
+  /** Answers requests (all methods) when set. */
+  onRequest?: (session: FakeSession, method: McpMethod, params: unknown, options: DriverRequestOptions) => Promise<unknown>;
   /** Sessions handed out and not yet closed. */
   open = 0;
   maxOpen = 0;

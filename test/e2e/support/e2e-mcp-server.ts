@@ -85,8 +85,8 @@ export async function startE2eMcpServer(): Promise<E2eMcpServer> {
 }
 
 /** The text of a tool result's first content item. */
-export function textOf(result: CallToolResult): string {
+export function textOf(result: { content: Array<{ type: string; text?: unknown }> }): string {
   const first = result.content[0];
   if (first?.type !== 'text') throw new Error(`expected text content, got ${JSON.stringify(result.content)}`);
-  return first.text;
+  return first.text as string;
 }

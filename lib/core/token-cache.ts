@@ -1,4 +1,4 @@
-import type { McpTokenProvider } from '../core/options';
+import type { McpTokenProvider } from './options';
 
 /**
  * Wraps a token provider so it is called at most once per `ttlMs` (or until the `expiresAt` it returned,

@@ -1,0 +1,96 @@
+import { currentMcpHandlers, type McpCallHandlers } from '../context/request-context';
+import type { DriverRequestOptions, McpClientSpec, ServerQuestionExtra } from './driver';
+import { McpPoolError } from './errors';
+import type { McpClientCapabilities, McpRoot, McpServerQuestionMethod, McpServerQuestions } from './mcp-types';
+
+/** A request the pool makes for a caller: the driver's options plus who answers the server's questions. */
+export interface PoolRequest extends DriverRequestOptions {
+  /** The caller's handlers (per-call options merged over its context's); undefined: it brought none. */
+  readonly handlers?: Readonly<McpCallHandlers>;
+}
+
+/** The pool's requests in flight on one session (the set is the session's; the router reads it). */
+export type InFlightRequests = ReadonlySet<PoolRequest>;
+
+/** JSON-RPC "method not found": the answer when nobody may answer a question. */
+const METHOD_NOT_FOUND = -32601;
+
+/** The server asked a question nobody on this pool may answer. Carries the JSON-RPC code the server gets. */
+export class ServerQuestionRefusedError extends McpPoolError {
+  readonly code = METHOD_NOT_FOUND;
+}
+
+/** The pool-level answers (options), for questions no caller's handler answers. */
+export interface PoolLevelAnswers extends McpCallHandlers {
+  listRoots?: () => McpRoot[] | Promise<McpRoot[]>;
+}
+
+export interface ClientSpecOptions {
+  poolName: string;
+  clientInfo: { name: string; version: string };
+  capabilities: McpClientCapabilities;
+  pool: PoolLevelAnswers;
+  listChanged: (list: 'tools' | 'prompts' | 'resources') => void;
+  configureClient?: (client: unknown) => void;
+}
+
+/** The capabilities a session declares: the configured ones, plus one for each pool-level handler given. */
+export function declaredCapabilities(configured: McpClientCapabilities | undefined, pool: PoolLevelAnswers): McpClientCapabilities {
+  const capabilities: McpClientCapabilities = { ...configured };
+  if (pool.onElicitation && !capabilities.elicitation) capabilities.elicitation = { form: {} };
+  if (pool.onSampling && !capabilities.sampling) capabilities.sampling = {};
+  if (pool.listRoots && !capabilities.roots) capabilities.roots = {};
+  return capabilities;
+}
+
+/**
+ * The client description of one session, whose `answer` decides who answers a server's question:
+ * 1. the caller whose request the question arrived in (the driver names it: `origin`);
+ * 2. else a call made on the raw client inside a caller's `runWithMcpHandlers` (its context is current);
+ * 3. else, when exactly one pool request is in flight on the session, that request's caller: nobody else
+ *    can have caused it;
+ * 4. else the pool-level handler, else a refusal. Never a handler of another call: with two calls in
+ *    flight, a question that names neither is not given to either.
+ */
+export function clientSpecFor(o: ClientSpecOptions, inFlight: InFlightRequests): McpClientSpec {
+  const answers = new Set<McpServerQuestionMethod>();
+  if (o.capabilities.elicitation) answers.add('elicitation/create');
+  if (o.capabilities.sampling) answers.add('sampling/createMessage');
+  if (o.capabilities.roots) answers.add('roots/list');
+  const callerOf = (origin: DriverRequestOptions | undefined): Readonly<McpCallHandlers> | undefined => {
+    if (origin) return (origin as PoolRequest).handlers;
+    const context = currentMcpHandlers();
+    if (context) return context;
+    if (inFlight.size !== 1) return undefined;
+    return inFlight.values().next().value?.handlers;
+  };
+  const refuse = (what: string) => new ServerQuestionRefusedError(o.poolName, `no ${what} handler is configured on this pool or on the call that caused it`);
+  return {
+    clientInfo: o.clientInfo,
+    capabilities: o.capabilities,
+    answers,
+    listChanged: o.listChanged,
+    configureClient: o.configureClient,
+    async answer<Q extends McpServerQuestionMethod>(
+      method: Q,
+      params: McpServerQuestions[Q]['params'],
+      extra: ServerQuestionExtra,
+      origin: DriverRequestOptions | undefined,
+    ): Promise<McpServerQuestions[Q]['result']> {
+      type R = McpServerQuestions[Q]['result'];
+      if (method === 'roots/list') {
+        if (!o.pool.listRoots) throw refuse('roots');
+        return { roots: await o.pool.listRoots() } as R;
+      }
+      const caller = callerOf(origin);
+      if (method === 'elicitation/create') {
+        const handler = caller?.onElicitation ?? o.pool.onElicitation;
+        if (!handler) throw refuse('elicitation');
+        return (await handler(params as McpServerQuestions['elicitation/create']['params'], extra)) as R;
+      }
+      const handler = caller?.onSampling ?? o.pool.onSampling;
+      if (!handler) throw refuse('sampling');
+      return (await handler(params as McpServerQuestions['sampling/createMessage']['params'], extra)) as R;
+    },
+  };
+}
