@@ -97,7 +97,7 @@ export class PoolUnavailableError extends McpPoolError {
 /** A new session could not be created (connect, initialize or the warm-up hook failed). */
 export class SessionCreateError extends McpPoolError {
   constructor(poolName: string, cause: unknown) {
-    super(poolName, `could not create an MCP session: ${errorMessage(cause)}`, { cause });
+    super(poolName, `could not create an MCP session: ${cause === undefined ? 'no session came up and no creation error was seen' : errorMessage(cause)}`, { cause });
   }
 }
 

@@ -133,6 +133,8 @@ export class McpPool {
    * once until finishAuth(), instead of starting a new authorization (a new PKCE verifier) each time.
    */
   private authPending: unknown;
+  /** The last creation error since the last success (the circuit does not count auth refusals). */
+  private lastCreateFailure: unknown;
   private readonly circuit: CircuitBreaker;
   private readonly retryBudget = new RetryBudget();
   private readonly creations = new Set<Promise<void>>();
@@ -245,9 +247,9 @@ export class McpPool {
     return this.circuit.poll(Date.now());
   }
 
-  /** The last session-creation error while creations are failing, else undefined. */
+  /** The last session-creation error while creations are failing (auth refusals included), else undefined. */
   get lastCreateError(): unknown {
-    return this.circuit.lastError;
+    return this.lastCreateFailure;
   }
 
   /**
@@ -270,7 +272,7 @@ export class McpPool {
       if (this.lifecycle !== 'starting') return; // shut down meanwhile
       this.setLifecycle('running');
       if (this.options.failFast && this.records.size < this.options.minSessions) {
-        const cause = this.circuit.lastError;
+        const cause = this.lastCreateFailure;
         await this.shutdown();
         throw new SessionCreateError(this.name, cause);
       }
@@ -332,7 +334,13 @@ export class McpPool {
     const headers = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
     const tenant = this.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
     const now = Date.now();
-    const rec = this.takeNow();
+    let rec: SessionRecord | undefined;
+    try {
+      rec = this.takeNow();
+    } catch (error) {
+      this.releaseTenantSlot(tenant); // a draining or closed pool keeps no tenant's count
+      throw error;
+    }
     if (!rec) {
       this.releaseTenantSlot(tenant);
       this.ensureCapacity();
@@ -358,41 +366,48 @@ export class McpPool {
    * was lost and the call certainly did not run, or the tool is annotated read-only or idempotent.
    */
   callTool(name: string, args?: Record<string, unknown>, opts?: PoolCallOptions): Promise<CallToolResult> {
-    const partition = this.partitionFor(opts?.headers);
-    if (partition) return partition.callTool(name, args, opts);
-    return this.withRetry((l) => l.callTool(name, args, opts), opts, () => this.isToolSafeToRepeat(name));
+    return this.routed(opts, (p) => p.withRetry((l) => l.callTool(name, args, opts), opts, () => p.isToolSafeToRepeat(name)));
   }
 
   /** Every tool of the server (all pages), from the cache while fresh. */
   listTools(opts?: PoolCallOptions): Promise<Tool[]> {
-    const partition = this.partitionFor(opts?.headers);
-    if (partition) return partition.listTools(opts);
-    return this.toolsCache.get(() => this.withRetry((l) => l.listAllTools(opts), opts, () => true));
+    return this.routed(opts, (p) => p.toolsCache.get(() => p.withRetry((l) => l.listAllTools(opts), opts, () => true)));
   }
 
   /** Every prompt of the server (all pages), cached like the tools. */
   listPrompts(opts?: PoolCallOptions): Promise<Prompt[]> {
-    const partition = this.partitionFor(opts?.headers);
-    if (partition) return partition.listPrompts(opts);
-    return this.promptsCache.get(() =>
-      this.withRetry((l) => collectPages((cursor) => l.listPrompts(cursor ? { cursor } : undefined, opts), (p) => p.prompts), opts, () => true),
+    return this.routed(opts, (p) =>
+      p.promptsCache.get(() =>
+        p.withRetry((l) => collectPages((cursor) => l.listPrompts(cursor ? { cursor } : undefined, opts), (page) => page.prompts), opts, () => true),
+      ),
     );
   }
 
   /** Every resource of the server (all pages), cached like the tools. */
   listResources(opts?: PoolCallOptions): Promise<Resource[]> {
-    const partition = this.partitionFor(opts?.headers);
-    if (partition) return partition.listResources(opts);
-    return this.resourcesCache.get(() =>
-      this.withRetry((l) => collectPages((cursor) => l.listResources(cursor ? { cursor } : undefined, opts), (p) => p.resources), opts, () => true),
+    return this.routed(opts, (p) =>
+      p.resourcesCache.get(() =>
+        p.withRetry((l) => collectPages((cursor) => l.listResources(cursor ? { cursor } : undefined, opts), (page) => page.resources), opts, () => true),
+      ),
     );
   }
 
   /** Pings a pooled session (safe to retry). */
   ping(opts?: PoolCallOptions): Promise<void> {
-    const partition = this.partitionFor(opts?.headers);
-    if (partition) return partition.ping(opts);
-    return this.withRetry((l) => l.ping(opts), opts, () => true);
+    return this.routed(opts, (p) => p.withRetry((l) => l.ping(opts), opts, () => true));
+  }
+
+  /**
+   * Runs a pool-level operation on the pool that serves the caller's identity (a partition, or this one).
+   * Whatever goes wrong before the operation starts (every partition busy, bad headers) is a rejected
+   * promise, never a synchronous throw: callers of an async method handle one kind of failure.
+   */
+  private routed<T>(opts: { headers?: Record<string, string> } | undefined, run: (pool: McpPool) => Promise<T>): Promise<T> {
+    try {
+      return run(this.partitionFor(opts?.headers) ?? this);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** True while the pool runs with at least `minSessions` live sessions. */
@@ -417,7 +432,7 @@ export class McpPool {
       };
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== entry);
-        reject(new PoolNotReadyError(this.name, timeoutMs, this.records.size - this.retiring, this.options.minSessions, this.circuit.lastError));
+        reject(new PoolNotReadyError(this.name, timeoutMs, this.records.size - this.retiring, this.options.minSessions, this.lastCreateFailure));
       }, timeoutMs);
       this.readyWaiters.push(entry);
     });
@@ -498,7 +513,7 @@ export class McpPool {
         if (attempt === 0 && error instanceof SessionLostError && Date.now() < deadline) continue;
         const reason =
           error instanceof AcquireTimeoutError
-            ? `no session could be had within ${timeoutMs} ms${this.circuit.lastError ? `: ${errorMessage(this.circuit.lastError)}` : ''}`
+            ? `no session could be had within ${timeoutMs} ms${this.lastCreateFailure ? `: ${errorMessage(this.lastCreateFailure)}` : ''}`
             : errorMessage(error);
         return report('down', reason);
       }
@@ -692,7 +707,7 @@ export class McpPool {
               if (!this.waiters.remove(w)) return;
               this.metrics.acquireTimeouts++;
               this.metrics.errors++;
-              reject(new AcquireTimeoutError(this.name, timeoutMs, this.summary(), this.circuit.lastError));
+              reject(new AcquireTimeoutError(this.name, timeoutMs, this.summary(), this.lastCreateFailure));
             }, timeoutMs)
           : undefined;
       const onAbort = signal
@@ -1136,6 +1151,7 @@ export class McpPool {
       this.metrics.reconnectCount++;
     }
     this.circuit.onSuccess();
+    this.lastCreateFailure = undefined;
     this.authBlocked = false;
     this.log('debug', `session created in ${now - started} ms (${this.records.size} sessions)`);
     this.events.emit('sessionCreated', { pool: this.name, sessionId: rec.id, durationMs: now - started });
@@ -1151,6 +1167,7 @@ export class McpPool {
     this.metrics.sessionCreateFailures++;
     this.metrics.errors++;
     const verdict = this.driver.classify(error, undefined);
+    this.lastCreateFailure = verdict.kind === 'auth' ? this.authError(verdict, error) : error;
     if (verdict.kind === 'auth') {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // the waiters now; the next caller tries again.

@@ -257,6 +257,14 @@ export const POOL_DEFAULTS = {
   maxAffinityKeys: 10_000,
 };
 
+/**
+ * The largest duration (and count) an option may have: 2^31 - 1, Node's timer limit (about 24.8 days). A
+ * larger delay is not refused by Node: it becomes 1 ms with a TimeoutOverflowWarning, so `acquireTimeoutMs:
+ * 3e9` would fail every borrow after 1 ms.
+ */
+export const MAX_OPTION_VALUE = 2_147_483_647;
+export const TOO_LARGE = `must be at most ${MAX_OPTION_VALUE} (Node's timer limit, about 24.8 days)`;
+
 const NON_NEGATIVE_INTS = [
   'minSessions',
   'acquireTimeoutMs',
@@ -364,11 +372,13 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     const v = merged[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || !Number.isInteger(v))
       issues.push({ field: key, message: 'must be an integer >= 0' });
+    else if (v > MAX_OPTION_VALUE) issues.push({ field: key, message: TOO_LARGE });
   }
   for (const key of POSITIVE_INTS) {
     const v = merged[key];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 1 || !Number.isInteger(v))
       issues.push({ field: key, message: 'must be an integer >= 1' });
+    else if (v > MAX_OPTION_VALUE) issues.push({ field: key, message: TOO_LARGE });
   }
   if (
     typeof merged.minSessions === 'number' &&

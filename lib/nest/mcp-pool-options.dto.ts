@@ -7,11 +7,12 @@ import {
   IsNotEmpty,
   IsOptional,
   IsString,
+  Max,
   Min,
   ValidateBy,
   type ValidationArguments,
 } from 'class-validator';
-import type { McpAuthOption, McpTransportKind } from '../core/options';
+import { MAX_OPTION_VALUE, TOO_LARGE, type McpAuthOption, type McpTransportKind } from '../core/options';
 import type { PartitionBy } from '../core/partitions';
 
 /** A decimal number written as a string (`'10'`, `' 2.5 '`, `'1e3'`), as environment variables carry them. */
@@ -38,10 +39,10 @@ function compose(...decorators: PropertyDecorator[]): PropertyDecorator {
   };
 }
 
-/** An optional integer >= `min`, given as a number or a numeric string. */
+/** An optional integer >= `min` and at most Node's timer limit, given as a number or a numeric string. */
 function IntegerOption(min: 0 | 1): PropertyDecorator {
   const message = `must be an integer >= ${min}`;
-  return compose(Transform(toNumber), IsOptional(), IsInt({ message }), Min(min, { message }));
+  return compose(Transform(toNumber), IsOptional(), IsInt({ message }), Min(min, { message }), Max(MAX_OPTION_VALUE, { message: TOO_LARGE }));
 }
 
 /** Fails when the property is less than the property `other` (skipped while either is not a number). */

@@ -349,3 +349,73 @@ describe('pool options', () => {
     expect(pool.options.args).toEqual(['my server.js', '--flag']);
   });
 });
+
+describe('defects at the seams of the old core (each failed before the redesign)', () => {
+  it('rejects, never throws synchronously, when every identity partition is busy', async () => {
+    const d = new FakeDriver();
+    d.onRequest = async () => {
+      await delay(100);
+      return { content: [] };
+    };
+    const pool = track(makePool(d, { partitionBy: ['authorization'], maxPartitions: 1 }));
+    await pool.start();
+    const busy = pool.callTool('slow', {}, { headers: { authorization: 'Bearer a' } });
+    await tick();
+    const calls: Array<() => Promise<unknown>> = [
+      () => pool.callTool('x', {}, { headers: { authorization: 'Bearer b' } }),
+      () => pool.listTools({ headers: { authorization: 'Bearer b' } }),
+      () => pool.listPrompts({ headers: { authorization: 'Bearer b' } }),
+      () => pool.listResources({ headers: { authorization: 'Bearer b' } }),
+      () => pool.ping({ headers: { authorization: 'Bearer b' } }),
+    ];
+    for (const call of calls) {
+      let promise: Promise<unknown> | undefined;
+      expect(() => (promise = call())).not.toThrow();
+      await expect(promise).rejects.toThrow(/identity partitions are busy/);
+    }
+    await busy;
+  });
+
+  it.each(['acquireTimeoutMs', 'callTimeoutMs', 'connectTimeoutMs', 'maxSessionLifetimeMs', 'drainTimeoutMs', 'maxWaiters'])(
+    'refuses %s above 2^31-1 (Node would turn it into a 1 ms timer), naming the field',
+    (field) => {
+      let error: unknown;
+      try {
+        new McpPool({ name: 'big', driver: new FakeDriver(), [field]: 3e9 });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(McpPoolConfigError);
+      expect((error as McpPoolConfigError).field).toBe(field);
+      expect((error as Error).message).toMatch(/at most 2147483647/);
+    },
+  );
+
+  it('accepts 2^31-1 itself', () => {
+    expect(() => new McpPool({ name: 'edge', driver: new FakeDriver(), acquireTimeoutMs: 2_147_483_647 })).not.toThrow();
+  });
+
+  it('tryAcquire on a draining pool leaves no tenant slot counted', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, tenantLimit: { maxConcurrentPerTenant: 1, tenantFrom: 'x-tenant' } }));
+    await pool.start();
+    pool.beginDrain();
+    expect(() => pool.tryAcquire({ headers: { 'x-tenant': 't1' } })).toThrow(PoolClosedError);
+    expect(pool.tenantInFlight('t1')).toBe(0);
+  });
+
+  it('fails a failFast start with the creation error as cause, never "undefined"', async () => {
+    const d = new FakeDriver();
+    d.classify = () => ({ kind: 'auth', status: 401 });
+    d.down = true;
+    const pool = track(makePool(d, { minSessions: 1, failFast: true }));
+    const error = await pool.start().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SessionCreateError);
+    expect((error as Error).message).not.toMatch(/undefined/);
+    expect((error as Error).message).toMatch(/HTTP 401/);
+    expect((error as Error & { cause?: unknown }).cause).toBeDefined();
+  });
+});
