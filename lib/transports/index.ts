@@ -13,7 +13,7 @@ export { StreamableHttpDriver, type StreamableHttpDriverOptions } from './stream
  */
 export const builtInDrivers: SessionDriverFactory = (config: DriverConfig): SessionDriver => {
   if (config.transport === 'stdio') {
-    return new StdioDriver({ command: config.command!, args: config.args, env: config.env, cwd: config.cwd, stderr: config.stderr });
+    return new StdioDriver({ command: config.command!, args: config.args, env: config.env, cwd: config.cwd, stderr: config.stderr, log: config.log });
   }
   if (config.transport === 'streamable_http') {
     return new StreamableHttpDriver({

@@ -1,15 +1,20 @@
+import type { Readable } from 'node:stream';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { classifyCommon } from './error-classification';
 import { SdkSession, buildSdkClient } from './sdk-client';
+import { drainLines } from './stderr-lines';
 
 export interface StdioDriverOptions {
   command: string;
   args: readonly string[];
   env?: Readonly<Record<string, string>>;
   cwd?: string;
+  /** `'pipe'`: each line of the child's stderr goes to `log` (read to the end, so the child never blocks on it). */
   stderr: 'inherit' | 'ignore' | 'pipe';
+  /** Where piped stderr lines go. */
+  log?: (level: 'debug' | 'log' | 'warn' | 'error', message: string) => void;
   /** How long to wait for the child to exit after SIGKILL before giving up waiting. Default 2000. */
   killWaitMs?: number;
 }
@@ -32,6 +37,11 @@ export class StdioDriver implements SessionDriver {
       cwd: this.opts.cwd,
       stderr: this.opts.stderr,
     });
+    if (this.opts.stderr === 'pipe' && transport.stderr) {
+      const log = this.opts.log ?? (() => undefined);
+      const name = this.opts.command.split('/').pop();
+      drainLines(transport.stderr as Readable, (line) => log('log', `stderr of ${name}: ${line}`));
+    }
     const client = buildSdkClient(ctx.client);
     const session = new StdioSession(client, transport, this.opts.killWaitMs ?? 2000);
     try {

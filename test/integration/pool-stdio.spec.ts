@@ -80,3 +80,21 @@ it('replaces a child that exits right after initialize', async () => {
   await until(() => p.metrics.snapshot().sessionsDestroyed + p.metrics.snapshot().sessionCreateFailures >= 2, 5000, 'children to die');
   expect(p.state).toBe('running');
 });
+
+describe("stderr: 'pipe'", () => {
+  it('reads the child’s stderr to the logger line by line, so a chatty child (1 MB) never blocks', async () => {
+    const lines: string[] = [];
+    const logger = { log: (m: string) => lines.push(m), warn: () => undefined, error: () => undefined };
+    const p = stdioPool({ minSessions: 1, maxSessions: 1, stderr: 'pipe', logger });
+    await p.start();
+    expect(textOf(await p.callTool('spam_stderr', { bytes: 1_000_000 }, { timeoutMs: 10_000 }))).toBe('done');
+    await until(() => lines.some((l) => l.includes('spam done')), 5000, 'the last stderr line');
+    expect(lines.filter((l) => l.includes('xxxx')).length).toBe(10_000);
+    expect(lines.every((l) => l.length < 5000)).toBe(true);
+    // Still answering, and it shuts down cleanly.
+    expect(textOf(await p.callTool('echo', { text: 'after' }))).toBe('after');
+    const pid = await pidOf(p);
+    await p.shutdown();
+    expect(isAlive(pid)).toBe(false);
+  });
+});
