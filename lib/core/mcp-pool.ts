@@ -135,6 +135,8 @@ export class McpPool {
   private authPending: unknown;
   /** The last creation error since the last success (the circuit does not count auth refusals). */
   private lastCreateFailure: unknown;
+  /** markShuttingDown() was called: health is down, calls still work. */
+  private shuttingDown = false;
   private readonly circuit: CircuitBreaker;
   private readonly retryBudget = new RetryBudget();
   private readonly creations = new Set<Promise<void>>();
@@ -486,6 +488,7 @@ export class McpPool {
       ...this.summary(),
     });
     if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return report('down', `pool is ${this.lifecycle}`);
+    if (this.shuttingDown) return report('down', 'the application is shutting down');
     if (this.circuitState === 'open' && this.records.size === 0) {
       return report('down', `circuit open: ${errorMessage(this.circuit.lastError)}`);
     }
@@ -555,9 +558,22 @@ export class McpPool {
   }
 
   /**
+   * Says the application is going away: health now reports `down` ("shutting down"), so a load balancer
+   * stops sending traffic, while calls keep working (requests still being served may make more). Nest calls
+   * this in `beforeApplicationShutdown`; `beginDrain()`/`shutdown()` stop the calls later.
+   */
+  markShuttingDown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** Whether {@link markShuttingDown} (or a drain) has been called. */
+  get isShuttingDown(): boolean {
+    return this.shuttingDown || this.lifecycle === 'draining' || this.lifecycle === 'closed';
+  }
+
+  /**
    * Stops accepting work: new acquires and queued waiters are rejected with {@link PoolClosedError};
-   * leases already out keep working. `shutdown()` finishes the drain. (Nest calls this in
-   * `beforeApplicationShutdown`, so that health checks report the pool as shutting down.)
+   * leases already out keep working. `shutdown()` finishes the drain (and calls this first).
    */
   beginDrain(): void {
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;

@@ -145,12 +145,15 @@ export class McpPoolRegistry implements OnModuleInit, BeforeApplicationShutdown,
     }
   }
 
-  /** @internal Stops accepting calls on every pool; calls already running go on. */
+  /**
+   * @internal Health reports every pool down from here on, but calls keep working: Nest closes the HTTP
+   * server after this hook, waiting for the requests in flight, and those may make more MCP calls.
+   */
   beforeApplicationShutdown(): void {
-    for (const pool of this.pools.values()) pool.beginDrain();
+    for (const pool of this.pools.values()) pool.markShuttingDown();
   }
 
-  /** @internal Finishes the drain of every pool (in parallel) and closes them. */
+  /** @internal The HTTP server is closed: stop taking calls, drain every pool (in parallel) and close them. */
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled(this.all().map((pool) => pool.shutdown()));
   }

@@ -61,6 +61,13 @@ function buildAppModule(githubUrl: URL): Type<unknown> {
       return { text: textOf(await this.tools.github.callTool('gate')) };
     }
 
+    @Get('gate-then-echo')
+    async gateThenEcho() {
+      // A second MCP call after the first: it runs while Nest is closing the HTTP server.
+      const first = textOf(await this.tools.github.callTool('gate'));
+      return { first, second: textOf(await this.tools.github.callTool('echo', { text: 'second' })) };
+    }
+
     @Get('pid')
     async pid() {
       return { pid: Number(textOf(await this.tools.files.callTool('pid'))) };
@@ -202,29 +209,31 @@ describe.each(ADAPTERS)('shutting down a Nest app on %s', (adapter) => {
     await mcp?.server.close();
   });
 
-  it('app.close() lets an in-flight call finish, refuses new calls meanwhile, and leaves no child process', async () => {
+  it('app.close(): health goes down at once, a request being served can still make MCP calls, then the pools close and no child is left', async () => {
     const { app, url } = await startNestApp(buildAppModule(mcp.server.url), adapter);
     const { pid } = (await request(url).get('/pid').expect(200)).body as { pid: number };
     expect(isAlive(pid)).toBe(true);
     const github = app.get<McpPool>(getMcpPoolToken('github'));
 
     const gate = mcp.nextGate();
-    const inFlight = request(url).get('/gate').then((r) => r);
+    const inFlight = request(url).get('/gate-then-echo').then((r) => r);
     await gate.entered;
 
     let closed = false;
     const closing = app.close().then(() => {
       closed = true;
     });
-    await waitFor(() => github.state === 'draining', 2000, 'pool draining');
-    await expect(github.callTool('echo', { text: 'late' })).rejects.toBeInstanceOf(PoolClosedError);
+    await waitFor(() => github.isShuttingDown, 2000, 'beforeApplicationShutdown');
+    expect((await github.checkHealth()).status).toBe('down');
+    expect(github.state).toBe('running'); // still serving the request in flight
     expect(closed).toBe(false);
 
     gate.open();
     const res = await inFlight;
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ text: 'gated' });
+    expect(res.body).toEqual({ first: 'gated', second: 'second' });
     await closing;
+    await expect(github.callTool('echo', { text: 'late' })).rejects.toBeInstanceOf(PoolClosedError);
 
     expect(github.state).toBe('closed');
     expect(app.get(McpPoolRegistry).all().map((p) => p.state)).toEqual(['closed', 'closed']);
