@@ -3,10 +3,9 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { McpPoolModule } from 'nestjs-mcp-pool';
+import { McpExceptionFilter, McpPoolModule } from 'nestjs-mcp-pool';
 import { McpPoolHealthIndicator } from 'nestjs-mcp-pool/terminus';
 import { HealthController } from './health.controller';
-import { McpErrorFilter } from './mcp-error.filter';
 import { HttpPoolModule, StdioPoolModule } from './mcp-pools';
 import { MetricsController } from './metrics.controller';
 import { ToolsController } from './tools.controller';
@@ -22,6 +21,7 @@ import { ToolsController } from './tools.controller';
     TerminusModule,
   ],
   controllers: [ToolsController, MetricsController, HealthController],
-  providers: [McpPoolHealthIndicator, { provide: APP_FILTER, useClass: McpErrorFilter }],
+  // The pool's errors as HTTP statuses (504 timeout, 503 unavailable, 502 session lost, 429, 401/403).
+  providers: [McpPoolHealthIndicator, { provide: APP_FILTER, useClass: McpExceptionFilter }],
 })
 export class AppModule {}

@@ -38,7 +38,7 @@ export class ToolsController {
    * Calls tool `name` on pool `pool`, with the JSON body as its arguments (no body: none). `?timeoutMs=`
    * sets the call's deadline (default: the pool's callTimeoutMs); past it the call is cancelled on the server
    * and the answer is 504. A tool that fails answers `isError: true` in a 200 result (MCP's way); the pool's
-   * own errors become HTTP errors (McpErrorFilter).
+   * own errors become HTTP errors (McpExceptionFilter, see AppModule).
    */
   @Post(':pool/:name')
   @HttpCode(200)
