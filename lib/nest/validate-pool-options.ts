@@ -1,7 +1,7 @@
-import { Logger } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { McpPoolConfigError } from '../core/errors';
 import { POOL_DEFAULTS, resolvePoolOptions, type McpPoolOptions } from '../core/options';
+import { defaultPoolLogger } from './default-pool-logger';
 import { loadValidation } from './load-validation';
 import type { McpPoolModuleOptions } from './mcp-pool-module-options.interface';
 
@@ -50,7 +50,7 @@ export function validatePoolOptions(name: unknown, raw: unknown): McpPoolOptions
     ...(rest as McpPoolOptions),
     ...converted,
     name: poolName,
-    logger: logger === false ? undefined : (logger ?? new Logger('McpPool')),
+    logger: logger === false ? undefined : (logger ?? defaultPoolLogger()),
   };
 
   // The core's transport-dependent rules, reported in the same error (fields already reported are skipped).

@@ -34,6 +34,7 @@ function describe(app: INestApplication, url: string): string {
       ? `  curl -X POST ${url}/tools/${STDIO_POOL}/echo ${json} -d '{"text": "hello"}'`
       : `  curl -X POST ${url}/tools/${STDIO_POOL}/<tool> ${json} -d '{...arguments}'`,
     `  curl ${url}/metrics`,
+    `  curl ${url}/metrics/json`,
   ];
   return lines.join('\n');
 }
