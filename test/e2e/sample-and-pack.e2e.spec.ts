@@ -4,6 +4,7 @@
 // files in parallel workers; tests of one file run one after the other.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,7 @@ import request from 'supertest';
 import { PROMETHEUS_CONTENT_TYPE } from '../../lib/prometheus';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
 import { parsePrometheusText, valueOf as promValue } from '../observability/support/prometheus-parser';
-import { isAlive } from './support/nest-app';
+import { isAlive, waitFor } from './support/nest-app';
 import {
   checkDeclarations,
   entrySpecifiers,
@@ -36,6 +37,19 @@ import {
 } from './support/throwaway-app';
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** POSTs `body` as JSON through `agent` (supertest has no keep-alive); resolves with the status, the Connection header and the JSON answer. */
+function postWith(agent: Agent, url: string, body: unknown): Promise<{ status?: number; connection?: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection, body: JSON.parse(text) as unknown }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 const STDIO_FIXTURE = join(ROOT, 'test', 'fixtures', 'stdio-server.cjs');
 
 describe('the sample, started with npm start', () => {
@@ -163,8 +177,15 @@ describe('the sample, started with npm start', () => {
     expect(res.body.stdio).toMatchObject({ callTimeouts: 0, errors: 0 });
   });
 
-  it('stops on SIGTERM: exit code 0, the stdio child gone, nothing logged as an error', async () => {
-    process.kill(appPid, 'SIGTERM'); // the Node process, as a process manager would (npm does not wait for it)
+  it('stops on SIGTERM: answers the request in flight with Connection: close, exits with code 0, the stdio child gone, nothing logged as an error', async () => {
+    // A keep-alive client whose call is running when the signal comes: it gets its answer, and its connection
+    // does not hold the shutdown up until Node's keep-alive timeout.
+    const agent = new Agent({ keepAlive: true });
+    const answered = postWith(agent, `${url}/tools/http/sleep`, { ms: 3000 });
+    await waitFor(async () => (await request(url).get('/metrics/json')).body.http.inFlight === 1, 10_000, 'the sleep call in flight');
+    process.kill(appPid, 'SIGTERM'); // the Node process, as a process manager would (npm does not pass SIGTERM on)
+    expect(await answered).toEqual({ status: 200, connection: 'close', body: { content: [{ type: 'text', text: 'slept' }] } });
+    agent.destroy();
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(isAlive(appPid)).toBe(false);
