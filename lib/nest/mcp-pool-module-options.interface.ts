@@ -14,7 +14,8 @@ type FromEnvironment<T> = {
  * {@link McpPoolOptions} (see the options table in the README), except that
  * - the name is given to the registration (`forRoot({ name })`, `forRootAsync({ name })`), not here;
  * - numbers and booleans may be strings (environment variables);
- * - `logger` defaults to a Nest `Logger` (context `McpPool`); `false` keeps the pool quiet.
+ * - `logger` defaults to a Nest `Logger` (context `McpPool`) for `log`, `warn` and `error` (not the per-session
+ *   `debug` lines: pass `new Logger('McpPool')` for those); `false` keeps the pool quiet.
  */
 export type McpPoolModuleOptions = Omit<FromEnvironment<McpPoolOptions>, 'name' | 'logger'> & {
   logger?: McpPoolLogger | false;

@@ -1,9 +1,8 @@
-import { Logger } from '@nestjs/common';
-import { plainToInstance } from 'class-transformer';
-import { validateSync, type ValidationError } from 'class-validator';
+import type { ValidationError } from 'class-validator';
 import { McpPoolConfigError } from '../core/errors';
 import { POOL_DEFAULTS, resolvePoolOptions, type McpPoolOptions } from '../core/options';
-import { CONVERTED_OPTION_KEYS, McpPoolOptionsDto } from './mcp-pool-options.dto';
+import { defaultPoolLogger } from './default-pool-logger';
+import { loadValidation } from './load-validation';
 import type { McpPoolModuleOptions } from './mcp-pool-module-options.interface';
 
 type Issue = { field: string; message: string };
@@ -14,6 +13,9 @@ type Issue = { field: string; message: string };
  * (class-validator), then the core's own rules run on the result. Every problem found by either goes
  * into one {@link McpPoolConfigError}, e.g. `mcp pool "github": maxSessions must be >= minSessions;
  * endpoint is not a valid URL`. Values are never echoed (an option may hold a secret).
+ *
+ * class-validator and class-transformer are loaded here, on the first validation, not when the package is
+ * imported; without them this throws an McpPoolConfigError naming the packages to install.
  */
 export function validatePoolOptions(name: unknown, raw: unknown): McpPoolOptions {
   const poolName = typeof name === 'string' && name.length > 0 ? name : 'default';
@@ -28,11 +30,12 @@ export function validatePoolOptions(name: unknown, raw: unknown): McpPoolOptions
     issues.push({ field: 'name', message: 'is the registration\'s name (forRoot/forRootAsync({ name })) and cannot be changed by the options' });
   }
 
+  const { McpPoolOptionsDto, CONVERTED_OPTION_KEYS, plainToInstance, validateSync } = loadValidation(poolName);
   // class-transformer converts the strings; the defaults fill the gaps so that the cross-field checks
   // (maxSessions >= minSessions) see what the pool would use.
   const given: Record<string, unknown> = {};
   for (const key of CONVERTED_OPTION_KEYS) if (input[key] !== undefined) given[key] = input[key];
-  const dto = plainToInstance(McpPoolOptionsDto, { ...numericDefaults(), ...given });
+  const dto = plainToInstance(McpPoolOptionsDto, { ...numericDefaults(CONVERTED_OPTION_KEYS), ...given });
   const converted: Record<string, unknown> = {};
   for (const key of Object.keys(given)) converted[key] = (dto as unknown as Record<string, unknown>)[key];
   // The other fields are validated as they are: class-transformer would rebuild objects such as a URL,
@@ -47,7 +50,7 @@ export function validatePoolOptions(name: unknown, raw: unknown): McpPoolOptions
     ...(rest as McpPoolOptions),
     ...converted,
     name: poolName,
-    logger: logger === false ? undefined : (logger ?? new Logger('McpPool')),
+    logger: logger === false ? undefined : (logger ?? defaultPoolLogger()),
   };
 
   // The core's transport-dependent rules, reported in the same error (fields already reported are skipped).
@@ -63,9 +66,9 @@ export function validatePoolOptions(name: unknown, raw: unknown): McpPoolOptions
   return options;
 }
 
-function numericDefaults(): Record<string, unknown> {
+function numericDefaults(keys: readonly string[]): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const key of CONVERTED_OPTION_KEYS) out[key] = (POOL_DEFAULTS as Record<string, unknown>)[key];
+  for (const key of keys) out[key] = (POOL_DEFAULTS as Record<string, unknown>)[key];
   return out;
 }
 

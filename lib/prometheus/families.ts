@@ -91,12 +91,13 @@ const LIFECYCLE_STATES = ['created', 'starting', 'running', 'draining', 'closed'
 /**
  * Every exported metric, in output order. Names follow OpenTelemetry's connection-pool vocabulary
  * (`db.client.connection.*`, with "connection" meaning an MCP session) where it applies; the rest are the
- * pool's own counters. docs/observability.md lists them for dashboards.
+ * pool's own counters. A HELP text that says "OTel x" names the instrument `instrumentMcpPool` records
+ * (`mcp.client.connection.*`). docs/observability.md lists them for dashboards.
  */
 const DEFINITIONS: Array<ScalarDef | HistogramDef> = [
   {
     suffix: 'connection_count',
-    help: 'Sessions by state: idle (ready, no lease out) or used (at least one lease out). OTel db.client.connection.count.',
+    help: 'Sessions by state: idle (ready, no lease out) or used (at least one lease out). OTel mcp.client.connection.count.',
     type: 'gauge',
     values: (v) => [
       [{ state: 'idle' }, v.snap.idle],
@@ -106,17 +107,17 @@ const DEFINITIONS: Array<ScalarDef | HistogramDef> = [
   gauge('connection_creating', 'Sessions being created (connect and initialize) right now.', (s) => s.creating),
   {
     suffix: 'connection_idle_min',
-    help: 'Sessions the pool keeps warm (minSessions). OTel db.client.connection.idle.min.',
+    help: 'Sessions the pool keeps warm (minSessions). OTel mcp.client.connection.idle.min.',
     type: 'gauge',
     values: (v) => [[undefined, v.options.minSessions]],
   },
   {
     suffix: 'connection_limit',
-    help: 'Most sessions the pool may open (maxSessions). OTel db.client.connection.limit.',
+    help: 'Most sessions the pool may open (maxSessions). OTel mcp.client.connection.limit.',
     type: 'gauge',
     values: (v) => [[undefined, v.options.maxSessions]],
   },
-  gauge('pending_requests', 'Callers waiting for a session. OTel db.client.connection.pending_requests.', (s) => s.waiting),
+  gauge('pending_requests', 'Callers waiting for a session. OTel mcp.client.connection.pending_requests.', (s) => s.waiting),
   gauge('sessions', 'Sessions open, in any state (ready, being probed, retiring).', (s) => s.total),
   gauge('leases_active', 'Leases borrowed and not yet released (requests in flight through the pool).', (s) => s.inFlight),
   gauge('partitions', 'Identity partitions open.', (s) => s.partitions),
@@ -132,7 +133,7 @@ const DEFINITIONS: Array<ScalarDef | HistogramDef> = [
 
   counter(
     'connection_timeouts_total',
-    'Borrows that timed out waiting for a session (acquireTimeoutMs). OTel db.client.connection.timeouts.',
+    'Borrows that timed out waiting for a session (acquireTimeoutMs). OTel mcp.client.connection.timeouts.',
     (s) => s.acquireTimeouts,
   ),
   counter('borrows_total', 'Leases handed out.', (s) => s.borrowCount),
@@ -156,20 +157,20 @@ const DEFINITIONS: Array<ScalarDef | HistogramDef> = [
 
   {
     suffix: 'connection_wait_time_seconds',
-    help: 'Time callers waited to borrow a session. OTel db.client.connection.wait_time.',
+    help: 'Time callers waited to borrow a session. OTel mcp.client.connection.wait_time.',
     type: 'histogram',
     histogram: (v) => v.histograms.borrowWait,
   },
   {
     suffix: 'connection_use_time_seconds',
-    help: 'Time a lease was held, from borrow to release. OTel db.client.connection.use_time.',
+    help: 'Time a lease was held, from borrow to release. OTel mcp.client.connection.use_time.',
     type: 'histogram',
     fromEvents: true,
     histogram: (v) => v.timings!.useTime,
   },
   {
     suffix: 'connection_create_time_seconds',
-    help: 'Time to create a session (connect, initialize, first tools/list). OTel db.client.connection.create_time.',
+    help: 'Time to create a session (connect, initialize, first tools/list). OTel mcp.client.connection.create_time.',
     type: 'histogram',
     fromEvents: true,
     histogram: (v) => v.timings!.createTime,

@@ -3,10 +3,10 @@ import { Module } from '@nestjs/common';
 import { ConfigModule } from '@nestjs/config';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { McpPoolModule } from 'nestjs-mcp-pool';
+import { McpExceptionFilter, McpPoolModule } from 'nestjs-mcp-pool';
 import { McpPoolHealthIndicator } from 'nestjs-mcp-pool/terminus';
 import { HealthController } from './health.controller';
-import { McpErrorFilter } from './mcp-error.filter';
+import { KeepAliveCloser } from './keep-alive-closer';
 import { HttpPoolModule, StdioPoolModule } from './mcp-pools';
 import { MetricsController } from './metrics.controller';
 import { ToolsController } from './tools.controller';
@@ -22,6 +22,13 @@ import { ToolsController } from './tools.controller';
     TerminusModule,
   ],
   controllers: [ToolsController, MetricsController, HealthController],
-  providers: [McpPoolHealthIndicator, { provide: APP_FILTER, useClass: McpErrorFilter }],
+  providers: [
+    McpPoolHealthIndicator,
+    // The pool's errors as HTTP statuses (504 timeout, 503 unavailable, 502 session lost, 429, 401/403).
+    { provide: APP_FILTER, useClass: McpExceptionFilter },
+    // At shutdown, requests in flight are answered with Connection: close: the HTTP server closes as soon as
+    // they are done, and the pools drain right after (not after keep-alive clients time out).
+    KeepAliveCloser,
+  ],
 })
 export class AppModule {}

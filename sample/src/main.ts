@@ -34,6 +34,7 @@ function describe(app: INestApplication, url: string): string {
       ? `  curl -X POST ${url}/tools/${STDIO_POOL}/echo ${json} -d '{"text": "hello"}'`
       : `  curl -X POST ${url}/tools/${STDIO_POOL}/<tool> ${json} -d '{...arguments}'`,
     `  curl ${url}/metrics`,
+    `  curl ${url}/metrics/json`,
   ];
   return lines.join('\n');
 }
@@ -42,9 +43,11 @@ async function main(): Promise<void> {
   const app = await NestFactory.create(AppModule);
   const config = app.get(ConfigService);
 
-  // On SIGTERM or SIGINT (Ctrl-C): stop taking requests, let the pools drain, close every MCP session and
-  // child process, then let Node exit by itself with code 0. Not app.enableShutdownHooks(): it re-raises the
-  // signal once done, so the exit status would say "killed" after a clean stop.
+  // On SIGTERM or SIGINT (Ctrl-C): app.close() closes the HTTP server once the requests in flight are
+  // answered (KeepAliveCloser ends their keep-alive connections), then the pools drain and close every MCP
+  // session and child process, and Node exits by itself with code 0. Not app.enableShutdownHooks(): it
+  // re-raises the signal once done, so the exit status would say "killed" after a clean stop. Run as
+  // `node sample/dist/main.js` under a process manager: npm does not pass SIGTERM on (docs/sample.md).
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) return; // Ctrl-C reaches both npm and this process: one stop is enough

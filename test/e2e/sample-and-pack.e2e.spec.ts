@@ -4,13 +4,16 @@
 // files in parallel workers; tests of one file run one after the other.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { Agent, request as httpRequest } from 'node:http';
 import { realpathSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import request from 'supertest';
+import { PROMETHEUS_CONTENT_TYPE } from '../../lib/prometheus';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
-import { isAlive } from './support/nest-app';
+import { parsePrometheusText, valueOf as promValue } from '../observability/support/prometheus-parser';
+import { isAlive, waitFor } from './support/nest-app';
 import {
   checkDeclarations,
   entrySpecifiers,
@@ -34,6 +37,19 @@ import {
 } from './support/throwaway-app';
 
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/** POSTs `body` as JSON through `agent` (supertest has no keep-alive); resolves with the status, the Connection header and the JSON answer. */
+function postWith(agent: Agent, url: string, body: unknown): Promise<{ status?: number; connection?: string; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection, body: JSON.parse(text) as unknown }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
 const STDIO_FIXTURE = join(ROOT, 'test', 'fixtures', 'stdio-server.cjs');
 
 describe('the sample, started with npm start', () => {
@@ -75,7 +91,14 @@ describe('the sample, started with npm start', () => {
   });
 
   it('logs where to point curl, with example lines for every route', () => {
-    for (const line of [`curl ${url}/health`, `curl ${url}/tools`, `curl -X POST ${url}/tools/http/add`, `curl -X POST ${url}/tools/stdio/echo`, `curl ${url}/metrics`])
+    for (const line of [
+      `curl ${url}/health`,
+      `curl ${url}/tools`,
+      `curl -X POST ${url}/tools/http/add`,
+      `curl -X POST ${url}/tools/stdio/echo`,
+      `curl ${url}/metrics`,
+      `curl ${url}/metrics/json`,
+    ])
       expect(output).toContain(line);
   });
 
@@ -121,14 +144,29 @@ describe('the sample, started with npm start', () => {
     expect(res.body).toMatchObject({ isError: true });
   });
 
-  it('answers 504 when a call outlives its ?timeoutMs (the pool error, mapped by the sample\'s filter)', async () => {
+  it('answers 415 for a body that is not JSON, instead of calling the tool without its arguments', async () => {
+    const res = await request(url).post('/tools/stdio/echo').set('content-type', 'text/plain').send('hello').expect(415);
+    expect(res.body).toMatchObject({ statusCode: 415, message: expect.stringContaining('application/json') });
+    await request(url).post('/tools/stdio/echo').set('content-type', 'application/json; charset=utf-8').send('{"text":"utf"}').expect(200);
+  });
+
+  it('answers 504 when a call outlives its ?timeoutMs (the pool error, mapped by McpExceptionFilter)', async () => {
     const res = await request(url).post('/tools/http/sleep?timeoutMs=200').send({ ms: 10_000 }).expect(504);
     expect(res.body).toMatchObject({ statusCode: 504, error: 'CallTimeoutError', message: expect.stringContaining('timed out after 200 ms') });
   });
 
-  it("GET /metrics returns every pool's snapshot", async () => {
-    await request(url).get('/tools').expect(200); // from the cache this time
+  it("GET /metrics serves every pool's metrics in the Prometheus text format", async () => {
     const res = await request(url).get('/metrics').expect(200);
+    expect(res.headers['content-type']).toBe(PROMETHEUS_CONTENT_TYPE);
+    const families = parsePrometheusText(res.text);
+    expect(promValue(families, 'mcp_pool_calls_total', { pool: 'http' })).toBeGreaterThanOrEqual(1);
+    expect(promValue(families, 'mcp_pool_connection_timeouts_total', { pool: 'stdio' })).toBe(0);
+    expect(families.get('mcp_pool_pending_requests')?.help).toContain('OTel mcp.client.connection.pending_requests');
+  });
+
+  it("GET /metrics/json returns every pool's snapshot", async () => {
+    await request(url).get('/tools').expect(200); // from the cache this time
+    const res = await request(url).get('/metrics/json').expect(200);
     expect(Object.keys(res.body).sort()).toEqual(['http', 'stdio']);
     for (const pool of ['http', 'stdio']) {
       expect(res.body[pool]).toMatchObject({ pool, state: 'running', circuitState: 'closed', total: expect.any(Number) });
@@ -139,8 +177,15 @@ describe('the sample, started with npm start', () => {
     expect(res.body.stdio).toMatchObject({ callTimeouts: 0, errors: 0 });
   });
 
-  it('stops on SIGTERM: exit code 0, the stdio child gone, nothing logged as an error', async () => {
-    process.kill(appPid, 'SIGTERM'); // the Node process, as a process manager would (npm does not wait for it)
+  it('stops on SIGTERM: answers the request in flight with Connection: close, exits with code 0, the stdio child gone, nothing logged as an error', async () => {
+    // A keep-alive client whose call is running when the signal comes: it gets its answer, and its connection
+    // does not hold the shutdown up until Node's keep-alive timeout.
+    const agent = new Agent({ keepAlive: true });
+    const answered = postWith(agent, `${url}/tools/http/sleep`, { ms: 3000 });
+    await waitFor(async () => (await request(url).get('/metrics/json')).body.http.inFlight === 1, 10_000, 'the sleep call in flight');
+    process.kill(appPid, 'SIGTERM'); // the Node process, as a process manager would (npm does not pass SIGTERM on)
+    expect(await answered).toEqual({ status: 200, connection: 'close', body: { content: [{ type: 'text', text: 'slept' }] } });
+    agent.destroy();
     const [code, signal] = await exited;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(isAlive(appPid)).toBe(false);
@@ -148,6 +193,8 @@ describe('the sample, started with npm start', () => {
     expect(output).toContain('SIGTERM: shutting down');
     expect(output).toContain('stopped');
     expect(output).not.toMatch(/\b(ERROR|WARN)\b/);
+    // Nest's default logger prints every level: the pools' per-session debug lines are not handed to it.
+    expect(output).not.toContain('session created');
   });
 });
 

@@ -10,6 +10,7 @@ import {
   trackMcpPool,
   type PromClientRegistryLike,
 } from '../../lib/prometheus';
+import * as semconv from '../../lib/opentelemetry/semconv';
 import { exportHistogram, internalIndexes } from '../../lib/prometheus/histograms';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
 import { startNestApp, type RunningApp } from '../e2e/support/nest-app';
@@ -122,6 +123,16 @@ describe('renderPrometheus', () => {
     expect(histogramOf(families, 'mcp_pool_connection_wait_time_seconds', 'prom').count).toBe(SCENARIO.borrows);
     expect(histogramOf(families, 'mcp_pool_connection_use_time_seconds', 'prom').count).toBe(SCENARIO.borrows);
     expect(histogramOf(families, 'mcp_pool_connection_create_time_seconds', 'prom').count).toBe(SCENARIO.sessionsCreated);
+  });
+
+  it('names, in HELP, the OpenTelemetry instruments that instrumentMcpPool records (mcp.client.connection.*)', async () => {
+    const pool = newPool();
+    await pool.start();
+    const named = [...parsePrometheusText(renderPrometheus([pool])).values()]
+      .map((f) => /OTel (\S+)\.$/.exec(f.help ?? '')?.[1])
+      .filter((name): name is string => name !== undefined);
+    const instruments = Object.entries(semconv).filter(([key]) => key.startsWith('METRIC_CONNECTION_')).map(([, name]) => name);
+    expect(named.sort()).toEqual([...instruments].sort());
   });
 
   it('escapes label values and keeps each family in one block over several pools', async () => {

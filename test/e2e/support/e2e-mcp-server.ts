@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { normalizeHeaders } from '../../fixtures/demo-tools';
-import { startHttpMcpServer, type TestHttpServer } from '../../fixtures/http-mcp-server';
+import { startHttpMcpServer, type HttpMcpServerOptions, type TestHttpServer } from '../../fixtures/http-mcp-server';
 
 export interface Gate {
   /** Resolves when a `gate` call reached the server. */
@@ -41,12 +41,14 @@ function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 
 const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
 
-export async function startE2eMcpServer(): Promise<E2eMcpServer> {
+/** `configureServer` is passed on to the fixture (prompts, resources… on every session's server). */
+export async function startE2eMcpServer(options: Pick<HttpMcpServerOptions, 'configureServer'> = {}): Promise<E2eMcpServer> {
   let entered = deferred();
   let opened = deferred();
   let slowInFlight = 0;
   const state = { slowPeak: 0 };
   const server = await startHttpMcpServer({
+    ...options,
     tools: (mcp) => {
       mcp.registerTool('gate', { description: 'Answers "gated" once the test opens the gate.' }, async (extra) => {
         entered.resolve();
