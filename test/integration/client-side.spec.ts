@@ -182,18 +182,7 @@ describe('over stdio (questions arrive on the shared pipe, outside the caller’
   });
 
   it('still routes each elicitation to the call running on that session', async () => {
-    const { join } = await import('node:path');
-    const p = new McpPool({
-      name: 'stdio-elicit',
-      transport: 'stdio',
-      command: process.execPath,
-      args: [join(__dirname, '..', 'fixtures', 'stdio-server.cjs')],
-      minSessions: 3,
-      maxSessions: 3,
-      healthCheckIntervalMs: 0,
-      capabilities: { elicitation: { form: {} } },
-    });
-    pool = p;
+    const p = stdioPool({ minSessions: 3, maxSessions: 3 });
     await p.start();
     const results = await Promise.all(
       [0, 1, 2].map((i) =>
