@@ -114,6 +114,12 @@ export interface DriverRequestOptions {
   readonly headers?: Readonly<Record<string, string>>;
   readonly onprogress?: (progress: McpProgress) => void;
   readonly resetTimeoutOnProgress?: boolean;
+  /**
+   * A question that arrives in this request's response must be handed back with this object as `origin`
+   * (its caller brought handlers). When false and there are no headers, a driver may skip the bookkeeping
+   * that names the request: the core then routes as if the origin were unknown, which gives the same answer.
+   */
+  readonly identifiesCaller?: boolean;
 }
 
 /** One connected session, as handed out by a driver. */

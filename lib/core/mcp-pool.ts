@@ -9,7 +9,7 @@ import {
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
 import type { DriverConfig, DriverSession, ErrorVerdict, SessionDriver, SessionDriverFactory } from './driver';
 import type { McpCallToolResult as CallToolResult, McpMethod, McpParams, McpPrompt as Prompt, McpResource as Resource, McpResult, McpTool as Tool } from './mcp-types';
-import { clientSpecFor, declaredCapabilities, type PoolRequest } from './server-questions';
+import { InFlightRequests, clientSpecFor, declaredCapabilities, type PoolRequest } from './server-questions';
 import { cachedTokenSource } from './token-cache';
 import {
   AcquireTimeoutError,
@@ -855,18 +855,23 @@ export class McpPool {
         : context;
     // The request's options object names the request: the driver hands it back with a server question
     // that arrives in its response (server-questions.ts decides who answers).
+    const request: { -readonly [K in keyof PoolRequest]: PoolRequest[K] } = {
+      timeoutMs,
+      signal: link?.controller.signal,
+      headers: undefined,
+      onprogress: opts?.onprogress,
+      resetTimeoutOnProgress: opts?.resetTimeoutOnProgress,
+      identifiesCaller: handlers !== undefined,
+      handlers,
+    };
+    let sent = false;
     const send = (): Promise<McpResult<M>> => {
       // Headers are read here, inside the instrumentation's context (it may add trace headers).
-      const request: PoolRequest = {
-        timeoutMs,
-        signal: link?.controller.signal,
-        headers: this.driver.supportsHeaders ? requestHeaders(currentMcpHeaders(), lease.headers, extra) : undefined,
-        onprogress: opts?.onprogress,
-        resetTimeoutOnProgress: opts?.resetTimeoutOnProgress,
-        handlers,
-      };
+      if (this.driver.supportsHeaders) request.headers = requestHeaders(currentMcpHeaders(), lease.headers, extra);
+      // In flight from the moment it is sent (not while the rate limiter holds it); the finally below removes it.
       rec.requests.add(request);
-      return rec.session.request(method, params, request).finally(() => rec.requests.delete(request));
+      sent = true;
+      return rec.session.request(method, params, request);
     };
     const instrumentation = this.options.instrumentation;
     const call = instrumentation
@@ -891,6 +896,7 @@ export class McpPool {
       }
       throw translated;
     } finally {
+      if (sent) rec.requests.delete(request);
       link?.unlink();
     }
   }
@@ -1073,7 +1079,7 @@ export class McpPool {
     const timer = setTimeout(() => ac.abort(new Error(`connect timed out after ${timeoutMs} ms`)), timeoutMs);
     const started = Date.now();
     // A session is shared: its initialize must not carry the headers of the caller that triggered it.
-    const requests = new Set<PoolRequest>();
+    const requests = new InFlightRequests();
     const p = raceAbort(
       withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, client: this.clientSpec(requests) })).then(async (ds) => {
         try {
@@ -1124,7 +1130,7 @@ export class McpPool {
   }
 
   /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
-  private async runSessionReadyHook(ds: DriverSession, requests: Set<PoolRequest>): Promise<void> {
+  private async runSessionReadyHook(ds: DriverSession, requests: InFlightRequests): Promise<void> {
     const hook = this.options.onSessionReady;
     if (!hook) return;
     const rec = new SessionRecord(ds, Date.now(), Infinity, requests);
@@ -1132,7 +1138,7 @@ export class McpPool {
   }
 
   /** The client every session presents; `requests` are the pool's requests in flight on that session. */
-  private clientSpec(requests: ReadonlySet<PoolRequest>) {
+  private clientSpec(requests: InFlightRequests) {
     const o = this.options;
     const pool = { onElicitation: o.onElicitation, onSampling: o.onSampling, listRoots: o.listRoots };
     return clientSpecFor(
@@ -1148,7 +1154,7 @@ export class McpPool {
     );
   }
 
-  private onCreated(ds: DriverSession, started: number, requests: Set<PoolRequest>): void {
+  private onCreated(ds: DriverSession, started: number, requests: InFlightRequests): void {
     this.creating--;
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') {
       this.closeSession(ds);

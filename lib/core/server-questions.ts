@@ -9,8 +9,36 @@ export interface PoolRequest extends DriverRequestOptions {
   readonly handlers?: Readonly<McpCallHandlers>;
 }
 
-/** The pool's requests in flight on one session (the set is the session's; the router reads it). */
-export type InFlightRequests = ReadonlySet<PoolRequest>;
+/**
+ * The pool's requests in flight on one session, as the router needs them: how many, and those whose caller
+ * brought handlers. A plain counter for all and a set only for the few with handlers: the common call
+ * (no handlers) pays an increment, not a hash-set insert.
+ */
+export class InFlightRequests {
+  private count = 0;
+  private readonly answering = new Set<PoolRequest>();
+
+  add(request: PoolRequest): void {
+    this.count++;
+    if (request.handlers) this.answering.add(request);
+  }
+
+  /** Call once for each add(). */
+  delete(request: PoolRequest): void {
+    this.count--;
+    if (request.handlers) this.answering.delete(request);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The handlers of the only request in flight, if exactly one is and it brought any. */
+  soleHandlers(): Readonly<McpCallHandlers> | undefined {
+    if (this.count !== 1 || this.answering.size !== 1) return undefined;
+    return this.answering.values().next().value?.handlers;
+  }
+}
 
 /** JSON-RPC "method not found": the answer when nobody may answer a question. */
 const METHOD_NOT_FOUND = -32601;
@@ -61,8 +89,7 @@ export function clientSpecFor(o: ClientSpecOptions, inFlight: InFlightRequests):
     if (origin) return (origin as PoolRequest).handlers;
     const context = currentMcpHandlers();
     if (context) return context;
-    if (inFlight.size !== 1) return undefined;
-    return inFlight.values().next().value?.handlers;
+    return inFlight.soleHandlers();
   };
   const refuse = (what: string) => new ServerQuestionRefusedError(o.poolName, `no ${what} handler is configured on this pool or on the call that caused it`);
   return {

@@ -1,5 +1,5 @@
 import type { DriverSession } from './driver';
-import type { PoolRequest } from './server-questions';
+import { InFlightRequests } from './server-questions';
 
 /**
  * - `ready`: may be lent (if it has a free slot);
@@ -41,7 +41,7 @@ export class SessionRecord {
     /** Retire after this instant (Infinity when lifetime recycling is off). */
     readonly expiresAt: number,
     /** The pool's requests in flight on this session (who may answer a server's question). */
-    readonly requests: Set<PoolRequest> = new Set(),
+    readonly requests: InFlightRequests = new InFlightRequests(),
   ) {
     this.lastActiveAt = createdAt;
     this.idleSince = createdAt;

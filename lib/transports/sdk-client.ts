@@ -86,6 +86,9 @@ export abstract class SdkSession implements DriverSession {
     if (options.onprogress) o.onprogress = options.onprogress;
     if (options.resetTimeoutOnProgress) o.resetTimeoutOnProgress = true;
     const send = SEND[method] as Send<M>;
+    // An AsyncLocalStorage run costs a context switch per call: only when something must be found again
+    // (headers for fetch, or a caller who answers the server's questions).
+    if (options.headers === undefined && !options.identifiesCaller) return send(this.client, params, o);
     return origin.run(options, () => send(this.client, params, o));
   }
 
