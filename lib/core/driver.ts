@@ -144,7 +144,8 @@ export interface DriverSession {
 }
 
 /**
- * - `call`: the server answered with an error; the session is healthy.
+ * - `call`: the request failed but the session is healthy: the server answered with a JSON-RPC error
+ *   (`rpc`), or the endpoint with an HTTP error (`status`).
  * - `timeout`: the request's deadline passed (the driver cancelled it).
  * - `session-fatal`: the session is gone; `mayHaveRun` is false only when the request certainly did not
  *   run (never sent, or rejected as an unknown session).
@@ -154,7 +155,13 @@ export interface DriverSession {
  * - `rate-limited`: the server answered 429; `retryAfterMs` if it said so.
  */
 export type ErrorVerdict =
-  | { kind: 'call' }
+  | {
+      kind: 'call';
+      /** The server's JSON-RPC error, when it answered with one. */
+      rpc?: { code: number; message: string; data?: unknown };
+      /** The HTTP status of a failed request, when the failure was one. */
+      status?: number;
+    }
   | { kind: 'timeout' }
   | { kind: 'session-fatal'; mayHaveRun: boolean }
   | { kind: 'auth'; status?: number; authorizationRequired?: boolean }

@@ -1,8 +1,17 @@
+/** Marks the library's errors, so that they are recognised across copies of the package (see isMcpPoolError). */
+const BRAND = Symbol.for('nestjs-mcp-pool.error');
+
 /**
  * Every error the pool raises is an {@link McpPoolError}: it carries the pool's name, and `cause` is
- * set to the underlying error where there is one. Messages say what to do, never contain secrets.
+ * set to the underlying error where there is one (an SDK error, a network error). Messages say what to
+ * do, never contain secrets. No SDK error reaches a caller as is: an ESM app loads another copy of the SDK
+ * than this (CommonJS) package does, so `instanceof` on an SDK class would fail there; on these classes it
+ * works in both module formats.
  */
 export class McpPoolError extends Error {
+  /** @internal */
+  readonly [BRAND] = true;
+
   constructor(
     /** The name of the pool that raised the error. */
     readonly poolName: string,
@@ -12,6 +21,22 @@ export class McpPoolError extends Error {
     super(`mcp pool "${poolName}": ${message}`, options);
     this.name = new.target.name;
   }
+}
+
+/**
+ * Whether `error` is one of this library's errors, even from another copy of the package (two versions
+ * installed side by side): by a global symbol, not by class identity. Narrow further with `error.name`.
+ */
+export function isMcpPoolError(error: unknown): error is McpPoolError {
+  return typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/**
+ * Whether `error` says the server wants (other) credentials: an {@link McpAuthError} (401/403, or an OAuth
+ * provider awaiting the user's authorization), from any copy of the package.
+ */
+export function isUnauthorized(error: unknown): boolean {
+  return isMcpPoolError(error) && (error.name === 'McpAuthError' || error.name === 'McpAuthorizationRequiredError');
 }
 
 /** An option is missing or invalid. `field` names it; `issues` lists every bad field at once. */
@@ -164,12 +189,56 @@ export class PoolNotReadyError extends McpPoolError {
 
 /** The server refused our credentials (HTTP 401/403, or the SDK's UnauthorizedError). Not retried. */
 export class McpAuthError extends McpPoolError {
-  constructor(poolName: string, readonly status: number | undefined, cause: unknown) {
+  constructor(poolName: string, readonly status: number | undefined, cause: unknown, message?: string) {
     super(
       poolName,
-      `the MCP server rejected the credentials${status ? ` (HTTP ${status})` : ''}; check the pool's auth option or complete authorization`,
+      message ?? `the MCP server rejected the credentials${status ? ` (HTTP ${status})` : ''}; check the pool's auth option or complete authorization`,
       { cause },
     );
+  }
+}
+
+/**
+ * The MCP server answered the request with a JSON-RPC error (unknown tool or method, invalid params, its
+ * own failure). The session stays healthy. `code` and `data` are the server's; `cause` is the SDK's error.
+ */
+export class McpServerError extends McpPoolError {
+  constructor(
+    poolName: string,
+    readonly method: string,
+    /** The JSON-RPC error code (-32601 method not found, -32602 invalid params, …). */
+    readonly code: number,
+    /** The JSON-RPC error's `data`, if the server sent any. */
+    readonly data: unknown,
+    serverMessage: string,
+    cause: unknown,
+  ) {
+    super(poolName, `${method} failed on the server (JSON-RPC ${code}): ${serverMessage}`, { cause });
+  }
+}
+
+/**
+ * A request failed in a way that is neither a JSON-RPC answer nor a lost session (an HTTP error status
+ * from the endpoint, an unexpected error of the client library). `status` is the HTTP status, if any.
+ */
+export class McpRequestError extends McpPoolError {
+  constructor(
+    poolName: string,
+    readonly method: string,
+    readonly status: number | undefined,
+    cause: unknown,
+  ) {
+    super(poolName, `${method} failed${status ? ` (HTTP ${status})` : ''}: ${errorMessage(cause)}`, { cause });
+  }
+}
+
+/**
+ * The `authProvider` needs the user to authorize (the SDK's `UnauthorizedError` is the `cause`): run your
+ * authorization flow, then `pool.finishAuth(code)`. Until then every caller gets this error at once.
+ */
+export class McpAuthorizationRequiredError extends McpAuthError {
+  constructor(poolName: string, cause: unknown) {
+    super(poolName, 401, cause, 'the MCP server requires authorization: send the user to the authorization URL your authProvider was given, then call finishAuth(code)');
   }
 }
 

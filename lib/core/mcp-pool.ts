@@ -15,6 +15,9 @@ import {
   AcquireTimeoutError,
   CallTimeoutError,
   McpAuthError,
+  McpAuthorizationRequiredError,
+  McpRequestError,
+  McpServerError,
   McpPoolConfigError,
   McpPoolError,
   OperationAbortedError,
@@ -873,9 +876,20 @@ export class McpPool {
       sent = true;
       return rec.session.request(method, params, request);
     };
+    // Translated once, wherever it is first seen: the driver's error becomes the library's typed error.
+    const fail = (error: unknown): unknown =>
+      error instanceof McpPoolError ? error : this.translateCallError(rec, method, error, link?.controller.signal, timeoutMs);
     const instrumentation = this.options.instrumentation;
+    // The instrumentation sees the typed error (an exporter classifies the library's errors, not an SDK's).
     const call = instrumentation
-      ? () => instrumentation.wrapCall({ pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind }, send)
+      ? () =>
+          instrumentation.wrapCall({ pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind }, async () => {
+            try {
+              return await send();
+            } catch (error) {
+              throw fail(error);
+            }
+          })
       : send;
     const t0 = performance.now();
     try {
@@ -890,7 +904,7 @@ export class McpPool {
     } catch (error) {
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
-      const translated = error instanceof McpPoolError ? error : this.translateCallError(rec, method, error, link?.controller.signal, timeoutMs);
+      const translated = fail(error);
       if (this.events.has('callCompleted')) {
         this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
@@ -931,8 +945,10 @@ export class McpPool {
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
         return new RateLimitedError(this.name, error);
-      default:
-        return error;
+      case 'call':
+        return verdict.rpc
+          ? new McpServerError(this.name, method, verdict.rpc.code, verdict.rpc.data, verdict.rpc.message, error)
+          : new McpRequestError(this.name, method, verdict.status, error);
     }
   }
 
@@ -963,8 +979,8 @@ export class McpPool {
    * reaches the caller as is, so the app can run the authorization flow; a plain 401/403 becomes a
    * McpAuthError.
    */
-  private authError(verdict: Extract<ErrorVerdict, { kind: 'auth' }>, error: unknown): unknown {
-    return verdict.authorizationRequired ? error : new McpAuthError(this.name, verdict.status, error);
+  private authError(verdict: Extract<ErrorVerdict, { kind: 'auth' }>, error: unknown): McpAuthError {
+    return verdict.authorizationRequired ? new McpAuthorizationRequiredError(this.name, error) : new McpAuthError(this.name, verdict.status, error);
   }
 
   /**
@@ -1194,7 +1210,7 @@ export class McpPool {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // the waiters now; the next caller tries again.
       this.authBlocked = true;
-      if (verdict.authorizationRequired && this.options.authProvider) this.authPending = error;
+      if (verdict.authorizationRequired && this.options.authProvider) this.authPending = this.lastCreateFailure;
       this.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
       if (this.records.size === 0) {
         for (const w of this.waiters.drain()) w.reject(this.authError(verdict, error));

@@ -2,6 +2,8 @@ import {
   CallTimeoutError,
   McpAuthError,
   McpPoolError,
+  McpRequestError,
+  McpServerError,
   PoolClosedError,
   PoolExhaustedError,
   PoolNotReadyError,
@@ -27,9 +29,10 @@ export interface McpHttpError {
 const INVALID_PARAMS = -32602;
 
 /**
- * A JSON-RPC error answered by the MCP server: the SDK's `McpError`. Recognised by its name and shape, not
- * `instanceof`: the SDK ships a CommonJS and an ESM build, and in an ESM app the class the app imports is
- * not the one the pool's errors come from (docs/packaging.md).
+ * A JSON-RPC error answered by the MCP server, raised by the SDK itself: the pool hands callers a
+ * McpServerError instead, but a call made on `lease.client` directly throws the SDK's `McpError`.
+ * Recognised by its name and shape, not `instanceof`: the SDK ships a CommonJS and an ESM build, and in an
+ * ESM app the class the app imports is not the one the pool loads (docs/packaging.md).
  */
 function isSdkMcpError(error: unknown): error is Error & { code: number } {
   return error instanceof Error && error.name === 'McpError' && typeof (error as { code?: unknown }).code === 'number';
@@ -51,6 +54,8 @@ function statusOf(error: unknown): number | undefined {
     return last ? statusOf(last.error) : 503;
   }
   if (error instanceof CallTimeoutError) return 504;
+  if (error instanceof McpServerError) return error.code === INVALID_PARAMS ? 400 : 502;
+  if (error instanceof McpRequestError) return 502;
   if (error instanceof McpAuthError) return error.status === 403 ? 403 : 401;
   if (error instanceof RateLimitedError || error instanceof TenantLimitError) return 429;
   if (error instanceof SessionLostError) return 502;
@@ -96,10 +101,10 @@ function retryAfterMsOf(error: unknown): number | undefined {
  * | --- | --- |
  * | `CallTimeoutError` | 504 |
  * | `PoolUnavailableError` (circuit open, `Retry-After`: the next probe), `PoolExhaustedError`, `AcquireTimeoutError`, `PoolClosedError`, `SessionCreateError`, `PoolNotReadyError` | 503 |
- * | `SessionLostError` (`mayHaveRun` in the body); the SDK's `McpError` from the server | 502 |
+ * | `SessionLostError` (`mayHaveRun` in the body); `McpServerError` (a JSON-RPC error from the server), `McpRequestError` (an HTTP error status) | 502 |
  * | `RateLimitedError`, `TenantLimitError` | 429 |
  * | `McpAuthError` (the server's 401 or 403), the SDK's `UnauthorizedError` | 401 / 403 |
- * | The SDK's `McpError` with code -32602 (invalid params) | 400 |
+ * | `McpServerError` with code -32602 (invalid params) | 400 |
  * | `McpPoolGroupError` | the status of the last pool's error |
  *
  * A `Retry-After` is set where the error says when to retry. The message is the error's own: the pool's

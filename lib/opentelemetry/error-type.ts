@@ -1,7 +1,14 @@
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
-import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { isErrorLike, networkCode } from '../transports/error-classification';
+import {
+  CallTimeoutError,
+  McpAuthError,
+  McpPoolError,
+  McpRequestError,
+  McpServerError,
+  OperationAbortedError,
+  RateLimitedError,
+  SessionLostError,
+} from '../core/errors';
+import { isErrorLike, networkCode } from '../util/error-shape';
 
 /** How a failed MCP request is described on its span and metric. */
 export interface McpErrorDescription {
@@ -14,24 +21,27 @@ export interface McpErrorDescription {
 }
 
 /**
- * Classifies an error thrown by an MCP request (as the SDK raised it, before the pool translates it):
- * - a JSON-RPC error from the server: its code (`-32601`), also as `rpc.response.status_code`;
- * - the request's deadline: `timeout`;
- * - an HTTP error status: the status (`404`, `401`);
- * - cancellation: `cancelled`; a network failure: its code (`ECONNREFUSED`);
+ * Classifies the error of a failed MCP request, from the library's typed errors (the pool hands the
+ * instrumentation those, whichever driver and SDK line made the request):
+ * - a JSON-RPC error from the server ({@link McpServerError}): its code (`-32601`), also as
+ *   `rpc.response.status_code`;
+ * - the request's deadline: `timeout`; the caller's abort: `cancelled`;
+ * - refused credentials: the HTTP status (`401`, `403`); the server's rate limit: `429`; another HTTP
+ *   error: its status;
+ * - a lost session: the network error code under it (`ECONNREFUSED`), else `session_lost`;
  * - anything else: the error's class name, or `_OTHER`.
  */
 export function describeMcpError(error: unknown): McpErrorDescription {
   const message = isErrorLike(error) ? truncate(error.message) : undefined;
-  if (error instanceof McpError) {
-    if (error.code === ErrorCode.RequestTimeout) return { type: 'timeout', message };
-    return { type: String(error.code), rpcCode: String(error.code), message };
-  }
-  if (error instanceof UnauthorizedError) return { type: '401', message };
-  if (error instanceof StreamableHTTPError) return { type: typeof error.code === 'number' ? String(error.code) : 'http_error', message };
+  if (error instanceof McpServerError) return { type: String(error.code), rpcCode: String(error.code), message };
+  if (error instanceof CallTimeoutError) return { type: 'timeout', message };
+  if (error instanceof OperationAbortedError) return { type: 'cancelled', message };
+  if (error instanceof McpAuthError) return { type: String(error.status ?? 401), message };
+  if (error instanceof RateLimitedError) return { type: '429', message };
+  if (error instanceof McpRequestError) return { type: error.status ? String(error.status) : 'request_error', message };
+  if (error instanceof SessionLostError) return { type: networkCode(error.cause) ?? 'session_lost', message };
+  if (error instanceof McpPoolError) return { type: error.name, message };
   if (!isErrorLike(error)) return { type: '_OTHER' };
-  if (error.name === 'AbortError') return { type: 'cancelled', message };
-  if (error.name === 'TypeError' && /fetch failed/i.test(error.message)) return { type: networkCode(error) ?? 'network_error', message };
   return { type: error.name && error.name !== 'Error' ? error.name : '_OTHER', message };
 }
 

@@ -1,5 +1,8 @@
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { ErrorVerdict } from '../core/driver';
+import { isErrorLike } from '../util/error-shape';
+
+export { isErrorLike, networkCode } from '../util/error-shape';
 
 /**
  * What an error means for the session, for errors every transport shares:
@@ -15,24 +18,10 @@ export function classifyCommon(error: unknown): ErrorVerdict | undefined {
     // own errors: only the SDK's locally raised "Connection closed" means the transport died.
     if (error.code === ErrorCode.ConnectionClosed && /^MCP error -32000: Connection closed/.test(error.message))
       return { kind: 'session-fatal', mayHaveRun: true };
-    return { kind: 'call' };
+    // The SDK prefixes the server's message with "MCP error <code>: ".
+    return { kind: 'call', rpc: { code: error.code, message: error.message.replace(/^MCP error -?\d+: /, ''), data: error.data } };
   }
   if (isErrorLike(error) && error.message === 'Not connected') return { kind: 'session-fatal', mayHaveRun: false };
   return undefined;
 }
 
-/** The errno-like code of a Node/undici network error (`cause.code`), if any. */
-export function networkCode(error: unknown): string | undefined {
-  let e: unknown = error;
-  for (let depth = 0; depth < 4 && e && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-/** An Error from any realm (instanceof Error fails across vm contexts, e.g. Node internals under Jest). */
-export function isErrorLike(e: unknown): e is Error {
-  return typeof e === 'object' && e !== null && typeof (e as Error).message === 'string' && typeof (e as Error).name === 'string';
-}

@@ -97,7 +97,7 @@ export class StreamableHttpDriver implements SessionDriver {
       if (status === 404 && session?.remoteId) return { kind: 'session-fatal', mayHaveRun: false };
       if (status === 400 && session?.remoteId && /session/i.test(error.message))
         return { kind: 'session-fatal', mayHaveRun: false };
-      return { kind: 'call' };
+      return { kind: 'call', status: typeof status === 'number' ? status : undefined };
     }
     const common = classifyCommon(error);
     if (common) return common;

@@ -3,12 +3,11 @@
 // command and names the scenario in MCP_CONFORMANCE_SCENARIO (scenario data, such as client credentials,
 // in MCP_CONFORMANCE_CONTEXT). Every scenario goes through an McpPool: create it, do the scenario's steps
 // through it, shut it down. Exit code 0 when the scenario's steps ended as they should.
-import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { ClientCredentialsProvider, PrivateKeyJwtProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 // The framework-free entry (`nestjs-mcp-pool/core`): the package index would also load the Nest layer, which
 // this program does not use and which doubles the start-up cost of each client process the spec runs.
-import { McpPool, type McpPoolOptions } from '../../lib/standalone';
+import { McpAuthorizationRequiredError, McpPool, type McpPoolOptions } from '../../lib/standalone';
 import { InMemoryOAuthProvider } from './oauth-provider';
 
 /** What the last line of stdout says when the scenario's steps ended as expected (the spec looks for it). */
@@ -110,7 +109,7 @@ const sseRetry: Scenario = (url) =>
 
 /**
  * What an app does around pooled calls when the pool's authProvider needs the user: a call fails with the
- * SDK's UnauthorizedError (the pool passes it through untouched, and does not retry on its own); the user
+ * McpAuthorizationRequiredError (the SDK's UnauthorizedError as cause; and does not retry on its own); the user
  * comes back to the app's redirect URL with a code; the app calls `pool.finishAuth(code)` and calls again.
  */
 class AuthorizingApp {
@@ -133,8 +132,8 @@ class AuthorizingApp {
       try {
         return await fn();
       } catch (error) {
-        if (!(error instanceof UnauthorizedError)) throw error;
-        log(`${what}: UnauthorizedError (authorization needed)`);
+        if (!(error instanceof McpAuthorizationRequiredError)) throw error;
+        log(`${what}: McpAuthorizationRequiredError (authorization needed)`);
         if (reauthorizations >= MAX_REAUTHORIZATIONS_PER_CALL) throw error;
         if (!(await this.completePendingAuthorization())) throw error;
       }
@@ -228,7 +227,7 @@ const scenarios: Record<string, Scenario> = {
   'auth/scope-omitted-when-undefined': authorizationCode,
   'auth/scope-step-up': authorizationCode,
   // The server answers 403 insufficient_scope forever: after one re-authorization per call we stop.
-  'auth/scope-retry-limit': expectingRefusal(authorizationCode, (e) => e instanceof UnauthorizedError),
+  'auth/scope-retry-limit': expectingRefusal(authorizationCode, (e) => e instanceof McpAuthorizationRequiredError),
   'auth/token-endpoint-auth-basic': authorizationCode,
   'auth/token-endpoint-auth-post': authorizationCode,
   'auth/token-endpoint-auth-none': authorizationCode,

@@ -207,11 +207,11 @@ describe.each(ADAPTERS)('McpExceptionFilter on %s', (adapter) => {
     }
   });
 
-  it('answers 400 for the server\'s JSON-RPC "Invalid params", 502 for its other JSON-RPC errors (McpError)', async () => {
+  it('answers 400 for the server\'s JSON-RPC "Invalid params", 502 for its other JSON-RPC errors (McpServerError)', async () => {
     const invalid = await request(url).get('/unknown-prompt').expect(400);
-    expect(invalid.body).toMatchObject({ statusCode: 400, error: 'McpError', message: expect.stringContaining('MCP error -32602') });
+    expect(invalid.body).toMatchObject({ statusCode: 400, error: 'McpServerError', message: expect.stringContaining('(JSON-RPC -32602)') });
     const unsupported = await request(url).get('/unsupported-method').expect(502);
-    expect(unsupported.body).toMatchObject({ statusCode: 502, error: 'McpError', message: expect.stringContaining('MCP error -32601') });
+    expect(unsupported.body).toMatchObject({ statusCode: 502, error: 'McpServerError', message: expect.stringContaining('(JSON-RPC -32601)') });
   });
 
   it("leaves other errors to Nest's own handling: HttpExceptions as they are, unknown errors a 500", async () => {

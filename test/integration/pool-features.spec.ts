@@ -1,6 +1,5 @@
 // The Python mcpool 1.0 feature set, done right, against real servers: pool groups with real failover,
 // affinity, resize, tryAcquire, readiness, rate limiting (and 429), per-tenant limits, the warm-up hook.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import {
   McpPool,
   McpPoolGroup,
@@ -185,7 +184,7 @@ it('never leaks tenant slots: after 1000 mixed timeouts, aborts, errors and succ
         else await p.session(async () => Promise.reject(new Error('app error')), { headers });
         outcomes.ok = (outcomes.ok ?? 0) + 1;
       } catch (error) {
-        const name = error instanceof McpError ? 'McpError' : (error as Error).constructor.name;
+        const name = (error as Error).constructor.name;
         outcomes[name] = (outcomes[name] ?? 0) + 1;
       }
     }),

@@ -4,6 +4,7 @@ import {
   AcquireTimeoutError,
   CallTimeoutError,
   McpPool,
+  McpServerError,
   OperationAbortedError,
   PoolClosedError,
   type McpPoolOptions,
@@ -111,7 +112,10 @@ it('keeps the session after a JSON-RPC error or an isError result', async () => 
   const failed = await pool.callTool('fail');
   expect(failed.isError).toBe(true);
   const err = await pool.session((l) => l.listPrompts()).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(McpError); // method not found: the server's answer, passed on as is
+  // Method not found: the server's answer, as the library's own type (the SDK's error is the cause).
+  expect(err).toBeInstanceOf(McpServerError);
+  expect(err).toMatchObject({ code: -32601, method: 'prompts/list' });
+  expect((err as McpServerError).cause).toBeInstanceOf(McpError);
   expect(textOf(await pool.callTool('echo', { text: 'still here' }))).toBe('still here');
   expect(pool.metrics.snapshot()).toMatchObject({ sessionsCreated: 1, sessionsDestroyed: 0 });
 });
