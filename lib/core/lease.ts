@@ -1,3 +1,4 @@
+import { collectPages } from './pages';
 import type { SessionRecord } from './session-record';
 import type { McpCallHandlers } from '../context/request-context';
 import type {
@@ -40,6 +41,8 @@ export interface CallOptions {
 export interface LeaseHost {
   invoke<M extends McpMethod>(lease: McpLease, method: M, params: McpParams<M>, opts: CallOptions | undefined): Promise<McpResult<M>>;
   release(lease: McpLease): void;
+  /** The pool's name (in errors). */
+  readonly poolName: string;
 }
 
 /**
@@ -93,9 +96,9 @@ export class McpLease implements AsyncDisposable {
     return this.host.invoke(this, 'tools/list', params, opts);
   }
 
-  /** Every page of `tools/list`, following `nextCursor` (bounded: see {@link collectPages}). */
+  /** Every page of `tools/list`, following `nextCursor` (bounded: see `collectPages`). */
   listAllTools(opts?: CallOptions): Promise<McpTool[]> {
-    return collectPages((cursor) => this.listTools(cursor === undefined ? undefined : { cursor }, opts), (p) => p.tools);
+    return collectPages(this.host.poolName, 'tools/list', (cursor) => this.listTools(cursor === undefined ? undefined : { cursor }, opts), (p) => p.tools);
   }
 
   ping(opts?: CallOptions): Promise<void> {
@@ -142,27 +145,3 @@ export class McpLease implements AsyncDisposable {
   }
 }
 
-/** Pages one list walk may follow; a server that never stops paging is a broken server, not a big list. */
-export const MAX_LIST_PAGES = 1000;
-
-/**
- * Follows `nextCursor` from the first page to the last. Stops with an error when a cursor repeats (a
- * server looping over its pages) or after {@link MAX_LIST_PAGES} pages, so a walk always ends.
- */
-export async function collectPages<P extends { nextCursor?: string }, T>(
-  fetchPage: (cursor: string | undefined) => Promise<P>,
-  items: (page: P) => T[],
-): Promise<T[]> {
-  const out: T[] = [];
-  const seen = new Set<string>();
-  let cursor: string | undefined;
-  for (let pages = 0; ; pages++) {
-    if (pages >= MAX_LIST_PAGES) throw new Error(`the server sent more than ${MAX_LIST_PAGES} pages; stopped following nextCursor`);
-    const page = await fetchPage(cursor);
-    out.push(...items(page));
-    cursor = page.nextCursor;
-    if (cursor === undefined || cursor === '') return out;
-    if (seen.has(cursor)) throw new Error('the server repeated a nextCursor it had already sent; stopped following it');
-    seen.add(cursor);
-  }
-}

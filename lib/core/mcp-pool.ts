@@ -32,8 +32,9 @@ import {
   errorMessage,
   type PoolStateSummary,
 } from './errors';
-import { McpLease, collectPages, type CallOptions, type LeaseHost } from './lease';
-import { ListCache } from './list-cache';
+import { McpLease, type CallOptions, type LeaseHost } from './lease';
+import { collectPages } from './pages';
+import { ServerCatalog } from './server-catalog';
 import { PoolMetrics, type PoolGauges } from './metrics';
 import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedPoolOptions } from './options';
 import { RetryBudget } from './retry-budget';
@@ -152,9 +153,8 @@ export class McpPool {
   private startPromise: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
   private readonly host: LeaseHost;
-  private readonly toolsCache: ListCache<Tool[]>;
-  private readonly promptsCache: ListCache<Prompt[]>;
-  private readonly resourcesCache: ListCache<Resource[]>;
+  /** Tools, prompts and resources of the server, cached; one shared walk per miss. */
+  private readonly catalog: ServerCatalog;
   private readonly partitions: PartitionTable<McpPool> | undefined;
   private readonly rateLimiter: RateLimiter | undefined;
   private readonly affinity: AffinityMap;
@@ -192,21 +192,24 @@ export class McpPool {
       () => this.partitions?.values().map((p) => p.metrics) ?? [],
     );
     const onToolsChanged = this.options.onToolsChanged;
-    this.toolsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics, (tools, previous) => {
-      if (previous && toolsSignature(tools) !== toolsSignature(previous)) {
+    this.catalog = new ServerCatalog({
+      poolName: this.name,
+      ttlMs: this.options.toolCacheTtlMs,
+      counters: this.metrics,
+      walk: (method, walk) => this.walkAsPool(method, walk),
+      toolsChanged: (tools, previous) => {
         try {
           onToolsChanged?.(tools, previous);
         } catch (error) {
           this.log('warn', `onToolsChanged threw: ${errorMessage(error)}`);
         }
         this.events.emit('toolsChanged', { pool: this.name, tools, previous });
-      }
+      },
     });
-    this.promptsCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
-    this.resourcesCache = new ListCache(this.options.toolCacheTtlMs, this.metrics);
     this.host = {
       invoke: (lease, method, params, opts) => this.invoke(lease, method, params, opts),
       release: (lease) => this.release(lease),
+      poolName: this.name,
     };
   }
 
@@ -371,30 +374,25 @@ export class McpPool {
    * was lost and the call certainly did not run, or the tool is annotated read-only or idempotent.
    */
   callTool(name: string, args?: Record<string, unknown>, opts?: PoolCallOptions): Promise<CallToolResult> {
-    return this.routed(opts, (p) => p.withRetry((l) => l.callTool(name, args, opts), opts, () => p.isToolSafeToRepeat(name)));
+    return this.routed(opts, (p) => p.withRetry((l) => l.callTool(name, args, opts), opts, () => p.catalog.isToolSafeToRepeat(name)));
   }
 
-  /** Every tool of the server (all pages), from the cache while fresh. */
+  /**
+   * Every tool of the server (all pages), from the cache while fresh. A miss is one shared walk that
+   * belongs to no caller; `signal` and `timeoutMs` bound only this caller's wait for it.
+   */
   listTools(opts?: PoolCallOptions): Promise<Tool[]> {
-    return this.routed(opts, (p) => p.toolsCache.get(() => p.withRetry((l) => l.listAllTools(opts), opts, () => true)));
+    return this.routed(opts, (p) => p.catalog.listTools(opts));
   }
 
   /** Every prompt of the server (all pages), cached like the tools. */
   listPrompts(opts?: PoolCallOptions): Promise<Prompt[]> {
-    return this.routed(opts, (p) =>
-      p.promptsCache.get(() =>
-        p.withRetry((l) => collectPages((cursor) => l.listPrompts(cursor ? { cursor } : undefined, opts), (page) => page.prompts), opts, () => true),
-      ),
-    );
+    return this.routed(opts, (p) => p.catalog.listPrompts(opts));
   }
 
   /** Every resource of the server (all pages), cached like the tools. */
   listResources(opts?: PoolCallOptions): Promise<Resource[]> {
-    return this.routed(opts, (p) =>
-      p.resourcesCache.get(() =>
-        p.withRetry((l) => collectPages((cursor) => l.listResources(cursor ? { cursor } : undefined, opts), (page) => page.resources), opts, () => true),
-      ),
-    );
+    return this.routed(opts, (p) => p.catalog.listResources(opts));
   }
 
   /** Pings a pooled session (safe to retry). */
@@ -549,9 +547,7 @@ export class McpPool {
 
   /** Drops the cached tools, prompts and resources; the next list call fetches them again. */
   invalidateToolsCache(): void {
-    this.toolsCache.invalidate();
-    this.promptsCache.invalidate();
-    this.resourcesCache.invalidate();
+    this.catalog.invalidate();
     for (const p of this.partitions?.values() ?? []) p.invalidateToolsCache();
   }
 
@@ -1017,8 +1013,25 @@ export class McpPool {
    * `readOnlyHint` or `idempotentHint`.
    */
   isToolSafeToRepeat(name: string): boolean {
-    const tool = this.toolsCache.peek()?.find((t) => t.name === name);
-    return tool?.annotations?.readOnlyHint === true || tool?.annotations?.idempotentHint === true;
+    return this.catalog.isToolSafeToRepeat(name);
+  }
+
+  /**
+   * One list walk the pool makes for itself (a cache miss shared by every caller that joins it): outside
+   * every caller's async context (no caller's headers), with no caller's signal, under one deadline of
+   * `callTimeoutMs` for every page together; a retry on a fresh session if a session is lost under it.
+   */
+  private walkAsPool<T>(method: string, walk: (lease: McpLease, options: CallOptions) => Promise<T>): Promise<T> {
+    return withoutRequestContext(() => {
+      const ms = this.options.callTimeoutMs;
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new CallTimeoutError(this.name, `${method} (every page)`, ms)), ms);
+      return this.withRetry((l) => walk(l, { signal: deadline.signal, timeoutMs: ms }), { signal: deadline.signal }, () => true)
+        .catch((error: unknown) => {
+          throw deadline.signal.aborted ? deadline.signal.reason : error;
+        })
+        .finally(() => clearTimeout(timer));
+    });
   }
 
   private checkHeaders(headers: Record<string, string>): Record<string, string> {
@@ -1127,9 +1140,11 @@ export class McpPool {
   /** Lists the tools once on each new session, so that the SDK can validate structured tool output. */
   private async prepareSession(ds: DriverSession, signal: AbortSignal): Promise<void> {
     if (!ds.serverCapabilities?.tools) return;
-    const generation = this.toolsCache.currentGeneration;
+    const generation = this.catalog.toolsGeneration;
     const timeoutMs = this.options.connectTimeoutMs;
     const tools = await collectPages(
+      this.name,
+      'tools/list',
       // A signal of its own per page: the SDK adds a listener to each request's signal and never removes it.
       async (cursor) => {
         const page = linkSignal(signal);
@@ -1142,7 +1157,7 @@ export class McpPool {
       (page) => page.tools,
     );
     // The list is fetched anyway: let it serve the cache too.
-    this.toolsCache.offer(tools, generation);
+    this.catalog.offerTools(tools, generation);
   }
 
   /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
@@ -1150,7 +1165,15 @@ export class McpPool {
     const hook = this.options.onSessionReady;
     if (!hook) return;
     const rec = new SessionRecord(ds, Date.now(), Infinity, requests);
-    await hook(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now()));
+    await hook(this.reservedLease(rec));
+  }
+
+  /**
+   * A lease on a session the pool holds for itself (a probe, the warm-up hook): not a borrowed slot, so
+   * releasing it does nothing.
+   */
+  private reservedLease(rec: SessionRecord): McpLease {
+    return new McpLease({ ...this.host, release: () => undefined }, rec, undefined, Date.now());
   }
 
   /** The client every session presents; `requests` are the pool's requests in flight on that session. */
@@ -1163,7 +1186,7 @@ export class McpPool {
         clientInfo: o.clientInfo,
         capabilities: declaredCapabilities(o.capabilities, pool),
         pool,
-        listChanged: (list) => (list === 'tools' ? this.toolsCache : list === 'prompts' ? this.promptsCache : this.resourcesCache).invalidate(),
+        listChanged: (list) => this.catalog.listChanged(list),
         configureClient: o.configureClient,
       },
       requests,
@@ -1328,7 +1351,7 @@ export class McpPool {
     withoutRequestContext(() =>
       probe
         ? // The probe's lease is not a borrowed slot (the session is reserved): releasing it does nothing.
-          withTimeout(probe(new McpLease({ invoke: this.host.invoke, release: () => undefined }, rec, undefined, Date.now())), healthCheckTimeoutMs, 'health probe')
+          withTimeout(probe(this.reservedLease(rec)), healthCheckTimeoutMs, 'health probe')
         : rec.session.request('ping', undefined, { timeoutMs: healthCheckTimeoutMs }),
     ).then(
       () => {
@@ -1458,14 +1481,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: 
   });
 }
 
-/** What identifies a tool list for change detection: names and schemas, order-independent. */
-function toolsSignature(tools: Tool[]): string {
-  return JSON.stringify(
-    tools
-      .map((t) => [t.name, t.inputSchema, t.outputSchema ?? null, t.annotations ?? null])
-      .sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
-  );
-}
 
 /** Rejects if `promise` has not settled within `ms` (the timer never outlives the race). */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

@@ -3,7 +3,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ListToolsRequestSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import * as z from 'zod';
-import { McpPool, type McpPoolOptions } from '../../lib';
+import { McpPool, runWithMcpHeaders, type McpPoolOptions } from '../../lib';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
 
 let server: TestHttpServer | undefined;
@@ -121,4 +121,93 @@ it('caches prompts and resources the same way', async () => {
   await p.listResources();
   expect(server.stats.requestsByMethod['prompts/list']).toBe(1);
   expect(server.stats.requestsByMethod['resources/list']).toBe(1);
+});
+
+describe('the shared list fetch belongs to no caller', () => {
+  it('a caller that aborts gives up alone: another caller joined to the same fetch still gets the tools', async () => {
+    server = await startHttpMcpServer();
+    const p = makePool();
+    await p.start();
+    p.invalidateToolsCache();
+    server.setDelayMs(200); // every POST, so the fetch is still running when A aborts
+    const ac = new AbortController();
+    const a = p.listTools({ signal: ac.signal });
+    const b = p.listTools(); // joins A's fetch (a cache waiter)
+    setTimeout(() => ac.abort(new Error('A gave up')), 50);
+    await expect(a).rejects.toThrow(/aborted/);
+    expect((await b).map((t) => t.name)).toContain('echo');
+    expect(p.metrics.snapshot().cacheWaiters).toBeGreaterThanOrEqual(1);
+  });
+
+  it('a caller’s deadline bounds only its own wait', async () => {
+    server = await startHttpMcpServer();
+    const p = makePool();
+    await p.start();
+    p.invalidateToolsCache();
+    server.setDelayMs(200);
+    const a = p.listTools({ timeoutMs: 30 });
+    const b = p.listTools();
+    await expect(a).rejects.toThrow(/timed out after 30 ms/);
+    expect((await b).length).toBeGreaterThan(0);
+  });
+
+  it('carries no caller’s headers: the cached list is not one tenant’s', async () => {
+    server = await startHttpMcpServer();
+    const p = makePool({ minSessions: 1 });
+    await p.start();
+    p.invalidateToolsCache();
+    const before = server.stats.requestLog.length;
+    await runWithMcpHeaders({ 'x-tenant-id': 'acme', 'x-request-id': 'r-1' }, () => p.listTools());
+    const sent = server.stats.requestLog.slice(before);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.filter((r) => r.headers['x-tenant-id'] !== undefined || r.headers['x-request-id'] !== undefined)).toEqual([]);
+  });
+
+  it('runs under one pool-level deadline for every page together (callTimeoutMs), whoever asked', async () => {
+    server = await startHttpMcpServer();
+    const p = makePool({ callTimeoutMs: 300 });
+    await p.start();
+    p.invalidateToolsCache();
+    server.setDelayMs(1000);
+    await expect(p.listTools()).rejects.toThrow(/tools\/list \(every page\) timed out after 300 ms/);
+    server.setDelayMs(0);
+    expect((await p.listTools()).length).toBeGreaterThan(0);
+  });
+});
+
+describe('a server that never stops paging', () => {
+  function pagingServer(mode: { endless: boolean; cursor: (n: number) => string }) {
+    return startHttpMcpServer({
+      configureServer: (s) => {
+        s.server.setRequestHandler(ListToolsRequestSchema, async (req) => {
+          const n = Number(req.params?.cursor?.replace(/\D/g, '') || 0);
+          const tools: Tool[] = [{ name: `t${n}`, inputSchema: { type: 'object' } }];
+          // Well-behaved while sessions are created (one page), broken once the test says so.
+          return mode.endless ? { tools, nextCursor: mode.cursor(n + 1) } : { tools };
+        });
+      },
+    });
+  }
+
+  it('stops after 1000 pages with a typed error, and the pool keeps serving', async () => {
+    const mode = { endless: false, cursor: (n: number) => `page-${n}` };
+    server = await pagingServer(mode);
+    const p = makePool({ minSessions: 1, maxSessions: 1 });
+    await p.start();
+    p.invalidateToolsCache();
+    mode.endless = true;
+    await expect(p.listTools()).rejects.toMatchObject({ name: 'McpRequestError', message: expect.stringMatching(/more than 1000 pages/) });
+    mode.endless = false;
+    expect(await p.listTools()).toHaveLength(1); // the lease came back, and the session is fine
+  });
+
+  it('stops at a repeated cursor', async () => {
+    const mode = { endless: false, cursor: () => 'again' };
+    server = await pagingServer(mode);
+    const p = makePool({ minSessions: 1, maxSessions: 1 });
+    await p.start();
+    p.invalidateToolsCache();
+    mode.endless = true;
+    await expect(p.listTools()).rejects.toThrow(/repeated a nextCursor/);
+  });
 });
