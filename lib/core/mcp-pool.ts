@@ -930,7 +930,7 @@ export class McpPool {
       case 'rate-limited':
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
-        return new RateLimitedError(this.name, error);
+        return new RateLimitedError(this.name, error, verdict.retryAfterMs);
       default:
         return error;
     }

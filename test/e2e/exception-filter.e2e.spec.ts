@@ -195,6 +195,17 @@ describe.each(ADAPTERS)('McpExceptionFilter on %s', (adapter) => {
     }
   });
 
+  it("passes the server's Retry-After on with its 429 (RateLimitedError.retryAfterMs)", async () => {
+    limited.setTooManyRequests(7);
+    try {
+      const res = await request(url).post('/call/limited/echo').send({ text: 'x' }).expect(429);
+      expect(res.body).toMatchObject({ statusCode: 429, error: 'RateLimitedError' });
+      expect(res.headers['retry-after']).toBe('7');
+    } finally {
+      limited.setTooManyRequests(null);
+    }
+  });
+
   it('answers 503 with Retry-After (the next probe) once the circuit opens on a dead server (PoolUnavailableError)', async () => {
     for (let i = 0; i < 2; i++) {
       // The first call's creation fails and opens the circuit; the second is rejected at once.
