@@ -87,7 +87,7 @@ function retryAfterMsOf(error: unknown): number | undefined {
  * | `CallTimeoutError` | 504 |
  * | `PoolUnavailableError` (circuit open, `Retry-After`: the next probe), `PoolExhaustedError`, `AcquireTimeoutError`, `PoolClosedError`, `SessionCreateError`, `PoolNotReadyError` | 503 |
  * | `SessionLostError` (`mayHaveRun` in the body); the SDK's `McpError` from the server | 502 |
- * | `RateLimitedError`, `TenantLimitError` | 429 |
+ * | `RateLimitedError` (`Retry-After`: the server's, if it sent one), `TenantLimitError` | 429 |
  * | `McpAuthError` (the server's 401 or 403), the SDK's `UnauthorizedError` | 401 / 403 |
  * | The SDK's `McpError` with code -32602 (invalid params) | 400 |
  * | `McpPoolGroupError` | the status of the last pool's error |
