@@ -110,12 +110,15 @@ export class PoolClosedError extends McpPoolError {
 
 /** The circuit breaker is open: the endpoint failed repeatedly; `cause` is the last creation error. */
 export class PoolUnavailableError extends McpPoolError {
+  /** Milliseconds until the circuit lets its next probe creation through (a `Retry-After`). */
+  readonly retryInMs: number;
   constructor(poolName: string, retryInMs: number, cause: unknown) {
     super(
       poolName,
       `the MCP endpoint is unavailable (circuit open after repeated session creation failures; next probe in ${Math.max(0, Math.round(retryInMs))} ms): ${errorMessage(cause)}`,
       { cause },
     );
+    this.retryInMs = Math.max(0, Math.round(retryInMs));
   }
 }
 
@@ -175,7 +178,8 @@ export class TenantLimitError extends McpPoolError {
 
 /** The server kept answering 429 (Too Many Requests), even after the pause it asked for. */
 export class RateLimitedError extends McpPoolError {
-  constructor(poolName: string, cause: unknown) {
+  /** `retryAfterMs`: the pause the server asked for (its Retry-After), if it said. */
+  constructor(poolName: string, cause: unknown, readonly retryAfterMs?: number) {
     super(poolName, 'the MCP server is rate limiting this client (HTTP 429); lower rateLimit.requestsPerSecond', { cause });
   }
 }

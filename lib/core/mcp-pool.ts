@@ -940,7 +940,7 @@ export class McpPool {
       case 'rate-limited':
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
-        return new RateLimitedError(this.name, error);
+        return new RateLimitedError(this.name, error, verdict.retryAfterMs);
       case 'call':
         return verdict.rpc
           ? new McpServerError(this.name, method, verdict.rpc.code, verdict.rpc.data, verdict.rpc.message, error)

@@ -105,8 +105,17 @@ export interface McpPoolOptions {
   retryMaxDelayMs?: number;
   /** Consecutive creation failures that open the circuit. Default 5. */
   failureThreshold?: number;
-  /** Time the circuit stays open before one probe creation. Default 30000. */
+  /**
+   * Longest time the circuit stays open before one probe creation (the cap of the doubling open interval,
+   * see recoveryInitialMs). Default 30000.
+   */
   recoveryTimeoutMs?: number;
+  /**
+   * First time the circuit stays open before one probe creation; each failed probe doubles it, up to
+   * recoveryTimeoutMs, and a success resets it. Each interval is shortened by up to 20% at random. Must be
+   * <= recoveryTimeoutMs. Default 1000 (or recoveryTimeoutMs, if that is smaller and this is not given).
+   */
+  recoveryInitialMs?: number;
   /** If true, start() rejects when the warm-up fails; otherwise the pool keeps retrying. Default false. */
   failFast?: boolean;
 
@@ -248,6 +257,7 @@ export const POOL_DEFAULTS = {
   retryMaxDelayMs: 30_000,
   failureThreshold: 5,
   recoveryTimeoutMs: 30_000,
+  recoveryInitialMs: 1_000,
   failFast: false,
   authCacheTtlMs: 30_000,
   maxPartitions: 100,
@@ -288,6 +298,7 @@ const POSITIVE_INTS = [
   'callTimeoutMs',
   'healthCheckTimeoutMs',
   'failureThreshold',
+  'recoveryInitialMs',
   'maxPartitions',
   'maxSessionsPerPartition',
   'maxAffinityKeys',
@@ -338,6 +349,7 @@ export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
   'partitionBy',
   'partitionIdleTimeoutMs',
   'rateLimit',
+  'recoveryInitialMs',
   'recoveryTimeoutMs',
   'retryBaseDelayMs',
   'retryMaxDelayMs',
@@ -392,6 +404,16 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     merged.retryBaseDelayMs > merged.retryMaxDelayMs
   )
     issues.push({ field: 'retryMaxDelayMs', message: 'must be >= retryBaseDelayMs' });
+  // Only a recoveryInitialMs the user gave must fit under recoveryTimeoutMs: a pool configured with a short
+  // recoveryTimeoutMs alone (written before recoveryInitialMs existed) keeps its fixed interval.
+  if (options.recoveryInitialMs === undefined && typeof merged.recoveryTimeoutMs === 'number')
+    merged.recoveryInitialMs = Math.min(POOL_DEFAULTS.recoveryInitialMs, merged.recoveryTimeoutMs);
+  else if (
+    typeof merged.recoveryInitialMs === 'number' &&
+    typeof merged.recoveryTimeoutMs === 'number' &&
+    merged.recoveryInitialMs > merged.recoveryTimeoutMs
+  )
+    issues.push({ field: 'recoveryInitialMs', message: 'must be <= recoveryTimeoutMs' });
 
   const transport = merged.transport;
   let endpoint: URL | undefined;

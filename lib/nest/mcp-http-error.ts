@@ -71,20 +71,10 @@ function statusOf(error: unknown): number | undefined {
   return undefined;
 }
 
-/**
- * When the caller may retry, in ms, if the error says. A `retryAfterMs` or `retryInMs` field wins; until the
- * core's errors carry one, PoolUnavailableError's message is read: it says when the circuit's next probe is.
- */
+/** When the caller may retry, in ms, if the error says: the circuit's next probe, or the server's Retry-After. */
 function retryAfterMsOf(error: unknown): number | undefined {
-  if (typeof error !== 'object' || error === null) return undefined;
-  for (const key of ['retryAfterMs', 'retryInMs'] as const) {
-    const value = (error as Record<string, unknown>)[key];
-    if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
-  }
-  if (error instanceof PoolUnavailableError) {
-    const probe = /next probe in (\d+) ms/.exec(error.message);
-    if (probe) return Number(probe[1]);
-  }
+  if (error instanceof PoolUnavailableError) return error.retryInMs;
+  if (error instanceof RateLimitedError) return error.retryAfterMs;
   if (error instanceof McpPoolGroupError) {
     const known = error.errors.map((e) => retryAfterMsOf(e.error)).filter((ms): ms is number => ms !== undefined);
     return known.length > 0 ? Math.min(...known) : undefined;
@@ -102,7 +92,7 @@ function retryAfterMsOf(error: unknown): number | undefined {
  * | `CallTimeoutError` | 504 |
  * | `PoolUnavailableError` (circuit open, `Retry-After`: the next probe), `PoolExhaustedError`, `AcquireTimeoutError`, `PoolClosedError`, `SessionCreateError`, `PoolNotReadyError` | 503 |
  * | `SessionLostError` (`mayHaveRun` in the body); `McpServerError` (a JSON-RPC error from the server), `McpRequestError` (an HTTP error status) | 502 |
- * | `RateLimitedError`, `TenantLimitError` | 429 |
+ * | `RateLimitedError` (`Retry-After`: the server's, if it sent one), `TenantLimitError` | 429 |
  * | `McpAuthError` (the server's 401 or 403), the SDK's `UnauthorizedError` | 401 / 403 |
  * | `McpServerError` with code -32602 (invalid params) | 400 |
  * | `McpPoolGroupError` | the status of the last pool's error |

@@ -77,7 +77,7 @@ const hasMethods = (v: unknown, ...names: string[]): boolean =>
  * The pool options as class-validator sees them: mirrors `McpPoolOptions` (lib/core/options.ts), field by
  * field. Numbers and booleans given as strings are converted by class-transformer first. The checks here
  * are per field (plus `maxSessions >= minSessions` and `retryMaxDelayMs >= retryBaseDelayMs`); the
- * transport-dependent rules (an HTTP pool needs a URL, a stdio pool a command and no headers) are the
+ * `recoveryInitialMs <= recoveryTimeoutMs` rule and the transport-dependent rules (an HTTP pool needs a URL, a stdio pool a command and no headers) are the
  * core's `resolvePoolOptions`, whose findings are merged into the same error.
  */
 export class McpPoolOptionsDto {
@@ -203,6 +203,11 @@ export class McpPoolOptionsDto {
   @IntegerOption(0)
   recoveryTimeoutMs?: number;
 
+  // `<= recoveryTimeoutMs` is the core's check: it applies only when recoveryInitialMs is given, and here the
+  // defaults are filled in before validation.
+  @IntegerOption(1)
+  recoveryInitialMs?: number;
+
   @Transform(toBoolean)
   @IsOptional()
   @IsBoolean({ message: "must be true or false (or the string 'true'/'false')" })
@@ -287,6 +292,7 @@ export const CONVERTED_OPTION_KEYS = [
   'retryMaxDelayMs',
   'failureThreshold',
   'recoveryTimeoutMs',
+  'recoveryInitialMs',
   'authCacheTtlMs',
   'maxPartitions',
   'partitionIdleTimeoutMs',

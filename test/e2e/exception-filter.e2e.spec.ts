@@ -195,6 +195,17 @@ describe.each(ADAPTERS)('McpExceptionFilter on %s', (adapter) => {
     }
   });
 
+  it("passes the server's Retry-After on with its 429 (RateLimitedError.retryAfterMs)", async () => {
+    limited.setTooManyRequests(7);
+    try {
+      const res = await request(url).post('/call/limited/echo').send({ text: 'x' }).expect(429);
+      expect(res.body).toMatchObject({ statusCode: 429, error: 'RateLimitedError' });
+      expect(res.headers['retry-after']).toBe('7');
+    } finally {
+      limited.setTooManyRequests(null);
+    }
+  });
+
   it('answers 503 with Retry-After (the next probe) once the circuit opens on a dead server (PoolUnavailableError)', async () => {
     for (let i = 0; i < 2; i++) {
       // The first call's creation fails and opens the circuit; the second is rejected at once.
@@ -203,7 +214,8 @@ describe.each(ADAPTERS)('McpExceptionFilter on %s', (adapter) => {
       const seconds = Number(res.headers['retry-after']);
       expect(Number.isInteger(seconds)).toBe(true);
       expect(seconds).toBeGreaterThanOrEqual(1);
-      expect(seconds).toBeLessThanOrEqual(60); // recoveryTimeoutMs
+      // The first open interval (recoveryInitialMs, 1 s), or twice that if its probe has failed meanwhile.
+      expect(seconds).toBeLessThanOrEqual(2);
     }
   });
 

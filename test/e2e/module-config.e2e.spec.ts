@@ -266,6 +266,7 @@ describe('validation at boot', () => {
   it.each([
     [{ maxSessions: ' 12 ', minSessions: '0', callTimeoutMs: '1e3', failFast: 'FALSE' }, { maxSessions: 12, minSessions: 0, callTimeoutMs: 1000, failFast: false }],
     [{ maxWaiters: 7, failFast: '1' }, { maxWaiters: 7, failFast: true }],
+    [{ recoveryInitialMs: ' 500 ', recoveryTimeoutMs: '10000' }, { recoveryInitialMs: 500, recoveryTimeoutMs: 10_000 }],
   ])('converts strings as environment variables carry them: %j', (given, expected) => {
     expect(validatePoolOptions('github', { endpoint: server.url, ...given })).toMatchObject({ name: 'github', ...expected });
   });
@@ -275,6 +276,8 @@ describe('validation at boot', () => {
     [{ maxSessions: '2.5' }, 'maxSessions must be an integer >= 1'],
     [{ idleTimeoutMs: '-1' }, 'idleTimeoutMs must be an integer >= 0'],
     [{ retryBaseDelayMs: '500', retryMaxDelayMs: '100' }, 'retryMaxDelayMs must be >= retryBaseDelayMs'],
+    [{ recoveryInitialMs: '5000', recoveryTimeoutMs: '2000' }, 'recoveryInitialMs must be <= recoveryTimeoutMs'],
+    [{ recoveryInitialMs: '0' }, 'recoveryInitialMs must be an integer >= 1'],
     [{ minSessions: 20 }, 'maxSessions must be >= minSessions'],
     [{ transport: 'sse' }, "transport must be 'streamable_http' or 'stdio'"],
     [{ failFast: 'yes please' }, "failFast must be true or false (or the string 'true'/'false')"],

@@ -68,7 +68,7 @@ describe('SlotIndex', () => {
 });
 
 describe('CircuitBreaker', () => {
-  const opts = { failureThreshold: 3, recoveryTimeoutMs: 1000, retryBaseDelayMs: 100, retryMaxDelayMs: 250 };
+  const opts = { failureThreshold: 3, recoveryInitialMs: 1000, recoveryTimeoutMs: 1000, retryBaseDelayMs: 100, retryMaxDelayMs: 250 };
 
   it('spaces attempts with capped exponential backoff and full jitter', () => {
     const cb = new CircuitBreaker({ ...opts, failureThreshold: 10 }, () => 1);
@@ -96,6 +96,98 @@ describe('CircuitBreaker', () => {
     cb.onSuccess();
     expect(cb.poll(1500)).toBe('closed');
     expect(cb.failing).toBe(false);
+  });
+});
+
+describe('CircuitBreaker open interval', () => {
+  // Threshold 1: the first failure opens the circuit, so each test reads the open intervals alone.
+  const opts = { failureThreshold: 1, recoveryInitialMs: 1000, recoveryTimeoutMs: 30_000, retryBaseDelayMs: 100, retryMaxDelayMs: 30_000 };
+  /** random() = 0: no jitter, the intervals are exact. */
+  const exact = () => 0;
+
+  /** Fails the half-open probe at the moment the circuit lets it through; returns that moment. */
+  function failProbe(cb: CircuitBreaker): number {
+    const at = cb.openUntil;
+    expect(cb.poll(at - 1)).toBe('open');
+    expect(cb.poll(at)).toBe('half-open');
+    expect(cb.onFailure(new Error('probe'), at)).toBe(true);
+    return at;
+  }
+
+  it('opens for recoveryInitialMs first, not recoveryTimeoutMs', () => {
+    const cb = new CircuitBreaker(opts, exact);
+    expect(cb.onFailure(new Error('down'), 5000)).toBe(true);
+    expect(cb.openUntil).toBe(6000);
+    expect(cb.nextAttemptAt).toBe(6000);
+    expect(cb.poll(5999)).toBe('open');
+    expect(cb.poll(6000)).toBe('half-open');
+  });
+
+  it('doubles the open interval with each failed probe', () => {
+    const cb = new CircuitBreaker(opts, exact);
+    cb.onFailure(new Error('down'), 0);
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const probedAt = failProbe(cb);
+      waits.push(cb.openUntil - probedAt);
+    }
+    expect(waits).toEqual([2000, 4000, 8000, 16_000]);
+  });
+
+  it('caps the open interval at recoveryTimeoutMs', () => {
+    const cb = new CircuitBreaker(opts, exact);
+    cb.onFailure(new Error('down'), 0);
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const probedAt = failProbe(cb);
+      waits.push(cb.openUntil - probedAt);
+    }
+    expect(waits).toEqual([2000, 4000, 8000, 16_000, 30_000, 30_000, 30_000, 30_000]);
+    expect(cb.openIntervalMs).toBe(30_000);
+  });
+
+  it('takes up to 20% off each interval at random, never adding to it', () => {
+    const draws = [0.5, 1, 0.25];
+    const cb = new CircuitBreaker({ ...opts, recoveryTimeoutMs: 2000 }, () => draws.shift() ?? 0);
+    cb.onFailure(new Error('down'), 0);
+    expect(cb.openUntil).toBe(900); // 1000 - 10%
+    let probedAt = failProbe(cb);
+    expect(cb.openUntil - probedAt).toBe(1600); // 2000 - 20%: the cap stays an upper bound
+    probedAt = failProbe(cb);
+    expect(cb.openUntil - probedAt).toBe(1900); // capped at 2000, then - 5%
+  });
+
+  it('starts over from recoveryInitialMs after a successful probe', () => {
+    const cb = new CircuitBreaker(opts, exact);
+    cb.onFailure(new Error('down'), 0);
+    failProbe(cb);
+    failProbe(cb);
+    expect(cb.openIntervalMs).toBe(4000);
+    expect(cb.poll(cb.openUntil)).toBe('half-open');
+    cb.onSuccess();
+    expect(cb.state).toBe('closed');
+    expect(cb.openIntervalMs).toBe(1000);
+    // The next outage opens for the short first wait again.
+    cb.onFailure(new Error('down again'), 100_000);
+    expect(cb.openUntil).toBe(101_000);
+  });
+
+  it('keeps the schedule when a creation started before the circuit opened fails while it is open', () => {
+    const cb = new CircuitBreaker(opts, exact);
+    cb.onFailure(new Error('first'), 0);
+    expect(cb.onFailure(new Error('straggler'), 500)).toBe(false);
+    expect(cb.openUntil).toBe(1000);
+    expect(cb.openIntervalMs).toBe(1000);
+    expect(cb.state).toBe('open');
+    expect((cb.lastError as Error).message).toBe('straggler');
+  });
+
+  it('uses recoveryTimeoutMs as the only interval when it is below recoveryInitialMs', () => {
+    const cb = new CircuitBreaker({ ...opts, recoveryTimeoutMs: 300 }, exact);
+    cb.onFailure(new Error('down'), 0);
+    expect(cb.openUntil).toBe(300);
+    const probedAt = failProbe(cb);
+    expect(cb.openUntil - probedAt).toBe(300);
   });
 });
 

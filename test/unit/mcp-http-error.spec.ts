@@ -46,10 +46,16 @@ it("keeps the server's 403 apart from its 401", () => {
   expect(toMcpHttpError(new McpAuthError('p', undefined, new Error('unauthorized')))?.status).toBe(401);
 });
 
-it('takes a retry time carried by the error (retryAfterMs), rounded up to whole seconds', () => {
-  const error = Object.assign(new RateLimitedError('p', new Error('429')), { retryAfterMs: 7_200 });
-  expect(toMcpHttpError(error)).toMatchObject({ status: 429, retryAfterSeconds: 8 });
+it("takes the server's Retry-After carried by RateLimitedError (retryAfterMs), rounded up to whole seconds", () => {
+  expect(toMcpHttpError(new RateLimitedError('p', new Error('429'), 7_200))).toMatchObject({ status: 429, retryAfterSeconds: 8 });
   expect(toMcpHttpError(new RateLimitedError('p', new Error('429')))?.retryAfterSeconds).toBeUndefined();
+});
+
+it("takes the circuit's next probe from PoolUnavailableError's retryInMs, not from its message", () => {
+  const error = new PoolUnavailableError('p', 1_200, new Error('down'));
+  expect(error.retryInMs).toBe(1_200);
+  Object.defineProperty(error, 'message', { value: 'reworded: next probe in 99000 ms' });
+  expect(toMcpHttpError(error)).toMatchObject({ status: 503, retryAfterSeconds: 2 });
 });
 
 it("answers for a pool group with its last pool's error, and the soonest retry time of all", () => {

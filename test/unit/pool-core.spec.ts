@@ -210,6 +210,29 @@ describe('McpPool with a fake driver', () => {
     lease.release();
   });
 
+  it('lets exactly one probe creation through while half-open, however many callers wait; a failed probe doubles the wait', async () => {
+    const d = new FakeDriver();
+    d.down = true;
+    d.createDelayMs = 30;
+    const pool = track(makePool(d, { maxSessions: 4, failureThreshold: 1, recoveryInitialMs: 50, recoveryTimeoutMs: 1000 }));
+    await pool.start();
+    const opened = await pool.acquire().catch((e: unknown) => e);
+    expect(opened).toBeInstanceOf(PoolUnavailableError);
+    expect((opened as PoolUnavailableError).retryInMs).toBeLessThanOrEqual(50);
+    expect(d.attempts).toBe(1);
+    await delay(60);
+    // The first caller finds the circuit half-open and starts the probe; the other nine wait for it.
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => pool.acquire({ acquireTimeoutMs: 5000 })));
+    expect(d.attempts).toBe(2);
+    expect(d.maxInFlightCreates).toBe(1);
+    const reasons = results.map((r) => (r.status === 'rejected' ? r.reason : r.value));
+    expect(reasons.every((r) => r instanceof PoolUnavailableError)).toBe(true);
+    // Reopened for twice the first interval, less up to 20% of jitter.
+    const retryIn = (reasons[0] as PoolUnavailableError).retryInMs;
+    expect(retryIn).toBeGreaterThan(50);
+    expect(retryIn).toBeLessThanOrEqual(100);
+  });
+
   it('fails start() with a SessionCreateError when failFast is set and warm-up fails', async () => {
     const d = new FakeDriver();
     d.down = true;
@@ -341,6 +364,22 @@ describe('pool options', () => {
     expect(e.message).toMatch(/mcp-session-id is a protocol header/);
     expect(e.message).toMatch(/headers.x-b must not contain CR, LF or NUL/);
     expect(e.message).not.toMatch(/secret/);
+  });
+
+  it('checks recoveryInitialMs by name: an integer >= 1, at most 2^31-1, and <= recoveryTimeoutMs', () => {
+    const base = { name: 'circuit', endpoint: 'http://x/mcp' };
+    expect(bad({ ...base, recoveryInitialMs: 0 }).message).toBe('mcp pool "circuit": recoveryInitialMs must be an integer >= 1');
+    expect(bad({ ...base, recoveryInitialMs: 1.5 }).field).toBe('recoveryInitialMs');
+    expect(bad({ ...base, recoveryInitialMs: 3e9, recoveryTimeoutMs: 2_147_483_647 }).message).toMatch(/recoveryInitialMs must be at most 2147483647/);
+    expect(bad({ ...base, recoveryInitialMs: 5000, recoveryTimeoutMs: 2000 }).message).toBe('mcp pool "circuit": recoveryInitialMs must be <= recoveryTimeoutMs');
+    expect(bad({ ...base, recoveryInitialMs: 40_000 }).message).toMatch(/recoveryInitialMs must be <= recoveryTimeoutMs/); // default cap 30000
+  });
+
+  it('defaults recoveryInitialMs to 1000, or to a smaller recoveryTimeoutMs given alone', () => {
+    expect(new McpPool({ endpoint: 'http://x/mcp' }).options).toMatchObject({ recoveryInitialMs: 1000, recoveryTimeoutMs: 30_000 });
+    expect(new McpPool({ endpoint: 'http://x/mcp', recoveryTimeoutMs: 300 }).options).toMatchObject({ recoveryInitialMs: 300, recoveryTimeoutMs: 300 });
+    expect(new McpPool({ endpoint: 'http://x/mcp', recoveryTimeoutMs: 0 }).options.recoveryInitialMs).toBe(0);
+    expect(new McpPool({ endpoint: 'http://x/mcp', recoveryInitialMs: 250 }).options.recoveryInitialMs).toBe(250);
   });
 
   it('accepts a stdio command line as endpoint', () => {
