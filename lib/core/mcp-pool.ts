@@ -1199,6 +1199,15 @@ export class McpPool {
       this.closeSession(ds);
       return;
     }
+    // resize() lowered maxSessions while this creation ran: maxSessions is a hard cap, so the session that
+    // arrives over it is closed, not kept.
+    if (this.records.size - this.retiring >= this.options.maxSessions) {
+      this.circuit.onSuccess();
+      this.closeSession(ds);
+      this.dispatch();
+      this.ensureCapacity();
+      return;
+    }
     const now = Date.now();
     const { maxSessionLifetimeMs, healthCheckIntervalMs } = this.options;
     const expiresAt = maxSessionLifetimeMs > 0 ? now + maxSessionLifetimeMs * (1 - Math.random() * LIFETIME_JITTER) : Infinity;
@@ -1326,10 +1335,16 @@ export class McpPool {
     }
     const { idleTimeoutMs, healthCheckIntervalMs, minSessions } = this.options;
     for (const rec of this.records) {
-      if (rec.state !== 'ready' || rec.inFlight > 0) continue;
+      if (rec.state !== 'ready') continue;
+      // An expired session stops being lent now, even while busy: under steady load a multiplexed session
+      // is never idle, so "retire when idle" alone would keep it forever. It is closed when its last lease
+      // returns, never under a call.
       if (now >= rec.expiresAt) {
         this.retire(rec, 'lifetime');
-      } else if (idleTimeoutMs > 0 && now - rec.idleSince >= idleTimeoutMs && this.records.size - this.retiring > minSessions) {
+        continue;
+      }
+      if (rec.inFlight > 0) continue;
+      if (idleTimeoutMs > 0 && now - rec.idleSince >= idleTimeoutMs && this.records.size - this.retiring > minSessions) {
         this.retire(rec, 'idle');
       } else if (healthCheckIntervalMs > 0 && now >= rec.nextProbeAt) {
         // Traffic proves liveness as well as a ping does: only ping sessions quiet for a whole interval.

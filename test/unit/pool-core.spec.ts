@@ -458,3 +458,50 @@ describe('defects at the seams of the old core (each failed before the redesign)
     expect((error as Error & { cause?: unknown }).cause).toBeDefined();
   });
 });
+
+describe('lifetime and resize at the seams', () => {
+  it('recycles a multiplexed session at its lifetime even though steady load never leaves it idle', async () => {
+    const d = new FakeDriver();
+    d.onRequest = (_s, _m, params) => delay((params as { name: string }).name === 'long' ? 500 : 10).then(() => ({ content: [] }));
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 2, maxConcurrentPerSession: 2, maxSessionLifetimeMs: 100 }));
+    await pool.start();
+    const recycled = new Promise<number>((resolve) => pool.events.on('sessionCreated', () => resolve(Date.now())));
+    // One long call keeps the first session busy the whole time: it is never idle.
+    const long = pool.callTool('long');
+    const started = Date.now();
+    let stop = false;
+    const shorts = (async () => {
+      while (!stop) await pool.callTool('short');
+    })();
+    const replacedAt = await Promise.race([recycled, delay(450).then(() => undefined)]);
+    stop = true;
+    await shorts;
+    expect(replacedAt).toBeDefined(); // a replacement came up while the long call still ran
+    expect(replacedAt! - started).toBeLessThan(450);
+    expect(pool.metrics.snapshot().recycledCount).toBe(1);
+    expect(d.sessions[0]!.closed).toBe(false); // never closed under its call
+    await long;
+    await tick();
+    expect(d.sessions[0]!.closed).toBe(true); // closed once its last call returned
+  });
+
+  it('keeps maxSessions a hard cap when resize() lowers it while sessions are being created', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 6 }));
+    await pool.start();
+    d.createDelayMs = 50;
+    const leases = [await pool.acquire()];
+    const waiting = Array.from({ length: 5 }, () => pool.acquire({ acquireTimeoutMs: 300 }));
+    await tick();
+    expect(pool.metrics.snapshot().creating).toBe(5);
+    pool.resize({ maxSessions: 2 });
+    // The first lease comes back: one waiter gets it, one more session may come up, the rest are closed.
+    leases[0]!.release();
+    const settled = await Promise.allSettled(waiting.map((w) => w.then((l) => (leases.push(l), l))));
+    expect(d.open).toBeLessThanOrEqual(2);
+    expect(d.maxOpen).toBeLessThanOrEqual(3); // a session arriving over the cap is closed at once
+    expect(pool.metrics.snapshot().total).toBeLessThanOrEqual(2);
+    for (const l of leases.slice(1)) l.release();
+    expect(settled.filter((s) => s.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+  });
+});
