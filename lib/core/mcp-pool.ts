@@ -11,6 +11,7 @@ import type { DriverConfig, DriverSession, ErrorVerdict, SessionDriver, SessionD
 import type { McpCallToolResult as CallToolResult, McpMethod, McpParams, McpPrompt as Prompt, McpResource as Resource, McpResult, McpTool as Tool } from './mcp-types';
 import { InFlightRequests, clientSpecFor, declaredCapabilities, type PoolRequest } from './server-questions';
 import { cachedTokenSource } from './token-cache';
+import { CREDENTIAL_HEADERS, isIdentityHeader } from '../util/headers';
 import {
   AcquireTimeoutError,
   CallTimeoutError,
@@ -139,6 +140,8 @@ export class McpPool {
   private authPending: unknown;
   /** The last creation error since the last success (the circuit does not count auth refusals). */
   private lastCreateFailure: unknown;
+  /** Identity headers already warned about (once each). */
+  private readonly warnedIdentityHeaders = new Set<string>();
   /** markShuttingDown() was called: health is down, calls still work. */
   private shuttingDown = false;
   private readonly circuit: CircuitBreaker;
@@ -866,7 +869,10 @@ export class McpPool {
     let sent = false;
     const send = (): Promise<McpResult<M>> => {
       // Headers are read here, inside the instrumentation's context (it may add trace headers).
-      if (this.driver.supportsHeaders) request.headers = requestHeaders(currentMcpHeaders(), lease.headers, extra);
+      if (this.driver.supportsHeaders) {
+        const headers = requestHeaders(currentMcpHeaders(), lease.headers, extra);
+        request.headers = headers && this.partitionLabel === undefined ? this.sharedSessionHeaders(headers, method) : headers;
+      }
       // In flight from the moment it is sent (not while the rate limiter holds it); the finally below removes it.
       rec.requests.add(request);
       sent = true;
@@ -1032,6 +1038,35 @@ export class McpPool {
         })
         .finally(() => clearTimeout(timer));
     });
+  }
+
+  /**
+   * The per-request headers a shared session may carry (this pool is not one identity's partition): a
+   * credential is an error (it would authenticate a shared session's request as that caller), other
+   * identity headers stay off the wire (see isIdentityHeader). Names only in errors and logs, never values.
+   */
+  private sharedSessionHeaders(headers: Readonly<Record<string, string>>, method: string): Readonly<Record<string, string>> | undefined {
+    let kept: Record<string, string> | undefined;
+    for (const name of Object.keys(headers)) {
+      if (CREDENTIAL_HEADERS.has(name)) {
+        throw new McpPoolConfigError(this.name, [
+          {
+            field: `headers.${name}`,
+            message: `cannot be sent per request on shared sessions (${method}): give the pool partitionBy: ['${name}'] so that each identity gets sessions of its own, or set the pool's auth option`,
+          },
+        ]);
+      }
+      if (isIdentityHeader(name)) {
+        kept ??= { ...headers };
+        delete kept[name];
+        if (!this.warnedIdentityHeaders.has(name)) {
+          this.warnedIdentityHeaders.add(name);
+          this.log('warn', `the identity header "${name}" is not sent on shared sessions; partition the pool by it (partitionBy) to send it`);
+        }
+      }
+    }
+    if (!kept) return headers;
+    return Object.keys(kept).length > 0 ? kept : undefined;
   }
 
   private checkHeaders(headers: Record<string, string>): Record<string, string> {

@@ -1,4 +1,10 @@
-import { createHash } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+
+/**
+ * The key of partition hashes, new in every process: a bare hash of a token can be reversed with a
+ * dictionary of likely tokens; an HMAC under a key that never leaves the process cannot.
+ */
+const PARTITION_KEY = randomBytes(32);
 
 /**
  * How a pool tells identities apart: a list of header names (their values, together, are the identity), or
@@ -7,7 +13,7 @@ import { createHash } from 'node:crypto';
 export type PartitionBy = readonly string[] | ((headers: Readonly<Record<string, string>>) => string | undefined);
 
 /**
- * The partition key of a request: a hash of its identity, never the identity itself, so that tokens do not
+ * The partition key of a request: an HMAC of its identity under a per-process key, never the identity itself, so that tokens do not
  * sit in keys, metrics or logs. Undefined when the request carries no identity (it then uses the shared
  * sessions).
  */
@@ -24,7 +30,7 @@ export function partitionKeyOf(by: PartitionBy, headers: Readonly<Record<string,
     identity = parts?.join('\u0001');
   }
   if (identity === undefined || identity === '') return undefined;
-  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+  return createHmac('sha256', PARTITION_KEY).update(identity).digest('hex').slice(0, 16);
 }
 
 /** The identity headers of a request (the ones a partition's sessions must carry from initialize on). */

@@ -28,3 +28,18 @@ export function headerProblems(field: string, headers: Record<string, unknown>):
   return out;
 }
 
+
+/** Credentials a caller may not send per request on shared sessions: a typed error, never silently used. */
+export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization']);
+
+/**
+ * Headers that say who the caller is (API keys, cookies, tenant and user ids). On shared sessions they are
+ * not sent: the session and the shared cache serve everyone, and a server that binds identity to the
+ * session would see one caller's identity on another's requests. Partitions (`partitionBy`) carry them.
+ */
+const IDENTITY_HEADERS: ReadonlySet<string> = new Set(['cookie', 'x-api-key', 'api-key', 'x-auth-token']);
+const IDENTITY_PATTERN = /^x-(tenant|user|org|account)(-id)?$/;
+
+export function isIdentityHeader(name: string): boolean {
+  return IDENTITY_HEADERS.has(name) || IDENTITY_PATTERN.test(name);
+}

@@ -66,8 +66,40 @@ describe('per-request headers', () => {
     await p.start();
     const plain = await whoami(p);
     expect(plain.headers).toMatchObject({ 'x-a': 'static', 'x-b': 'static', authorization: 'Bearer tok' });
-    const overridden = await whoami(p, { 'x-a': 'request', authorization: 'Bearer other' });
-    expect(overridden.headers).toMatchObject({ 'x-a': 'request', 'x-b': 'static', authorization: 'Bearer other' });
+    const overridden = await whoami(p, { 'x-a': 'request' });
+    expect(overridden.headers).toMatchObject({ 'x-a': 'request', 'x-b': 'static', authorization: 'Bearer tok' });
+  });
+
+  it('refuse a per-call authorization on shared sessions with a typed error naming the header, sending nothing', async () => {
+    const p = makePool({ auth: 'tok' });
+    await p.start();
+    const before = server.recorder.calls.length;
+    const error = await whoami(p, { authorization: 'Bearer someone-else' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(McpPoolConfigError);
+    expect((error as McpPoolConfigError).field).toBe('headers.authorization');
+    expect((error as Error).message).not.toMatch(/someone-else/);
+    expect(server.recorder.calls.length).toBe(before);
+    // The same through the caller's context (runWithMcpHeaders), not only per call.
+    await expect(runWithMcpHeaders({ authorization: 'Bearer ctx' }, () => whoami(p))).rejects.toBeInstanceOf(McpPoolConfigError);
+  });
+
+  it('keep identity headers (API keys, cookies, tenant ids) off shared sessions, and send them on the identity’s partition', async () => {
+    const warnings: string[] = [];
+    const logger = { log: () => undefined, warn: (m: string) => warnings.push(m), error: () => undefined };
+    const shared = makePool({ logger });
+    await shared.start();
+    const seen = await whoami(shared, { 'x-api-key': 'k-secret-1', cookie: 'sid=abc', 'x-tenant-id': 'acme', 'x-request-id': 'r1' });
+    expect(seen.headers['x-request-id']).toBe('r1'); // tracing headers still ride
+    expect(seen.headers['x-api-key']).toBeUndefined();
+    expect(seen.headers.cookie).toBeUndefined();
+    expect(seen.headers['x-tenant-id']).toBeUndefined();
+    expect(warnings.join('\n')).toMatch(/"x-api-key" is not sent on shared sessions/);
+    expect(warnings.join('\n')).not.toMatch(/k-secret-1|sid=abc/);
+    await shared.shutdown();
+    const partitioned = makePool({ partitionBy: ['x-tenant-id'] });
+    await partitioned.start();
+    const own = await whoami(partitioned, { 'x-tenant-id': 'acme', 'x-api-key': 'k-secret-1' });
+    expect(own.headers).toMatchObject({ 'x-tenant-id': 'acme', 'x-api-key': 'k-secret-1' });
   });
 
   it('refuses protocol headers and CR/LF per request with a typed error, sending nothing', async () => {

@@ -252,3 +252,15 @@ describe('RetryBudget', () => {
     expect(granted).toBe(3); // 2 + 0.1 * 10
   });
 });
+
+describe('partition keys', () => {
+  it('are an HMAC under a per-process key: not the bare SHA-256 of the identity a dictionary could reverse', () => {
+    const { createHash } = require('node:crypto') as typeof import('node:crypto');
+    const { partitionKeyOf } = require('../../lib/core/partitions') as typeof import('../../lib/core/partitions');
+    const key = partitionKeyOf(['authorization'], { authorization: 'Bearer alice' })!;
+    expect(key).toMatch(/^[0-9a-f]{16}$/);
+    expect(partitionKeyOf(['authorization'], { authorization: 'Bearer alice' })).toBe(key); // stable in a process
+    const bare = createHash('sha256').update('authorization\u0000Bearer alice').digest('hex').slice(0, 16);
+    expect(key).not.toBe(bare);
+  });
+});
