@@ -993,7 +993,13 @@ export class McpPool {
     if (!this.driver.finishAuth || !this.options.authProvider) {
       throw new McpPoolError(this.name, `finishAuth needs an authProvider on a streamable_http pool`);
     }
-    await this.driver.finishAuth(authorizationCode);
+    try {
+      await this.driver.finishAuth(authorizationCode);
+    } catch (error) {
+      // The library's types here too: a refused code is an auth error, anything else a failed request.
+      const verdict = this.driver.classify(error, undefined);
+      throw verdict.kind === 'auth' ? this.authError(verdict, error) : new McpRequestError(this.name, 'finishAuth', undefined, error);
+    }
     this.authPending = undefined;
     this.authBlocked = false;
     this.ensureCapacity();

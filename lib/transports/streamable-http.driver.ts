@@ -1,6 +1,8 @@
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, auth as runOAuth, extractWWWAuthenticateParams, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { createHash } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { currentMcpHeaders, withoutRequestContext } from '../context/request-context';
@@ -24,6 +26,34 @@ export interface StreamableHttpDriverOptions {
   fetch?: FetchLike;
 }
 
+/**
+ * Raised (inside the SDK's OAuth flow, which passes it on) instead of asking the user to authorize again for
+ * an `insufficient_scope` challenge that the token from their last authorization for that same challenge
+ * still gets: the server will not be satisfied by a second identical authorization. The pool reports it as
+ * an auth error (McpAuthError, status 403), with this as `cause`.
+ */
+export class RepeatedAuthChallengeError extends Error {
+  readonly status = 403;
+  constructor(scope: string | undefined) {
+    super(
+      `the MCP server answered insufficient_scope${scope ? ` (scope "${scope}")` : ''} again to the token authorized for that same challenge; ` +
+        'not asking the user to authorize the same thing again',
+    );
+    this.name = 'RepeatedAuthChallengeError';
+  }
+}
+
+/** The last 401/403 challenge from the MCP endpoint itself, and which token the refused request carried. */
+interface EndpointChallenge {
+  at: number;
+  /** `<status> <WWW-Authenticate>`: what the SDK compares to tell one challenge from another. */
+  key: string;
+  insufficientScope: boolean;
+  scope?: string;
+  /** A hash of the bearer token the refused request carried (never the token itself). */
+  presented?: string;
+}
+
 /** Network error codes that prove the request never reached the server. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
@@ -39,16 +69,26 @@ export class StreamableHttpDriver implements SessionDriver {
   private retryAfter = { at: 0, ms: 0 };
   /** The last 401/403 challenge the endpoint sent (what finishAuth needs: resource metadata URL, scope). */
   private challenge: { at: number; status: number; resourceMetadataUrl?: URL; scope?: string } = { at: 0, status: 0 };
+  /** The provider the transports and finishAuth use: the user's, watched by {@link guardedProvider}. */
+  private readonly authProvider: OAuthClientProvider | undefined;
+  private endpointChallenge: EndpointChallenge | undefined;
+  /** The insufficient_scope challenge an interactive authorization was started for (until its code is exchanged). */
+  private authorizingFor: string | undefined;
+  /** finishAuth is exchanging the user's code: the tokens saved now are the user's answer. */
+  private exchangingCode = false;
+  /** insufficient_scope challenge key -> hash of the access token the user's authorization for it produced. */
+  private readonly authorizedFor = new Map<string, string>();
 
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
+    this.authProvider = opts.authProvider && this.guardedProvider(opts.authProvider);
   }
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     const watch = new LostResponseWatch();
     const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
       fetch: watch.wrapFetch(this.fetch),
-      authProvider: this.opts.authProvider,
+      authProvider: this.authProvider,
       requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: { ...this.opts.headers } } : undefined,
     });
     const client = buildSdkClient(ctx.client);
@@ -64,17 +104,59 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   async finishAuth(authorizationCode: string): Promise<void> {
-    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
+    if (!this.authProvider) throw new Error('no authProvider is configured on this pool');
     // Exchange the code as the transport would, with what the server's last challenge said (resource
     // metadata URL, scope). The provider keeps the tokens: every later session uses them.
-    const result = await runOAuth(this.opts.authProvider, {
-      serverUrl: this.opts.endpoint,
-      authorizationCode,
-      resourceMetadataUrl: this.challenge.resourceMetadataUrl,
-      scope: this.challenge.scope,
-      fetchFn: this.fetch,
-    });
+    this.exchangingCode = true;
+    let result: Awaited<ReturnType<typeof runOAuth>>;
+    try {
+      result = await runOAuth(this.authProvider, {
+        serverUrl: this.opts.endpoint,
+        authorizationCode,
+        resourceMetadataUrl: this.challenge.resourceMetadataUrl,
+        scope: this.challenge.scope,
+        fetchFn: this.fetch,
+      });
+    } finally {
+      this.exchangingCode = false;
+    }
     if (result !== 'AUTHORIZED') throw new UnauthorizedError('the authorization code was not accepted');
+  }
+
+  /**
+   * The user's provider, seen through a proxy that notes which insufficient_scope challenge each interactive
+   * authorization answers and which token its code exchange (finishAuth) yields. Every session is its own SDK transport, and the SDK's
+   * guard against re-authorizing the same challenge ("403 after trying upscoping") lives in one transport:
+   * a session created after the authorization would start the same authorization again, for ever. The proxy
+   * refuses that: when the challenge that started this authorization is one the user already answered and the
+   * refused request carried the very token that answer produced, it throws {@link RepeatedAuthChallengeError}
+   * before a new PKCE verifier replaces the saved one.
+   */
+  private guardedProvider(provider: OAuthClientProvider): OAuthClientProvider {
+    const saveCodeVerifier = async (codeVerifier: string): Promise<void> => {
+      const c = this.endpointChallenge;
+      const current = c && c.insufficientScope && Date.now() - c.at < CHALLENGE_MEMORY_MS ? c : undefined;
+      if (current?.presented !== undefined && this.authorizedFor.get(current.key) === current.presented) {
+        throw new RepeatedAuthChallengeError(current.scope);
+      }
+      this.authorizingFor = current?.key;
+      await provider.saveCodeVerifier(codeVerifier);
+    };
+    const saveTokens = async (tokens: OAuthTokens): Promise<void> => {
+      await provider.saveTokens(tokens);
+      if (!this.exchangingCode) return; // a refresh or a non-interactive grant: not the user's answer
+      if (this.authorizingFor !== undefined) this.authorizedFor.set(this.authorizingFor, tokenHash(tokens.access_token));
+      this.authorizingFor = undefined;
+    };
+    return new Proxy(provider, {
+      get(target, prop) {
+        if (prop === 'saveCodeVerifier') return saveCodeVerifier;
+        if (prop === 'saveTokens') return saveTokens;
+        // Getters (redirectUrl, clientMetadata, …) and methods run on the user's object, as without the proxy.
+        const value: unknown = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
   }
 
   /** A 401/403 from the endpoint within the last few seconds (an error of the OAuth flow follows it). */
@@ -84,6 +166,7 @@ export class StreamableHttpDriver implements SessionDriver {
 
   classify(error: unknown, session?: DriverSession): ErrorVerdict {
     if (error instanceof UnauthorizedError) return { kind: 'auth', status: this.recentChallenge() ?? 401, authorizationRequired: true };
+    if (error instanceof RepeatedAuthChallengeError) return { kind: 'auth', status: error.status };
     if (error instanceof StreamableHTTPError) {
       const status = error.code;
       if (status === 401 || status === 403) return { kind: 'auth', status };
@@ -131,6 +214,8 @@ export class StreamableHttpDriver implements SessionDriver {
       return response;
     };
     const endpoint = this.opts.endpoint;
+    // With an OAuth provider, the endpoint's challenges are noted for the re-authorization guard.
+    const endpointFetch: FetchLike = this.opts.authProvider ? async (url, init) => this.noteEndpointChallenge(init, await base(url, init)) : base;
     return async (url, init) => {
       // Credentials and a caller's headers go to the MCP endpoint only: never to the OAuth discovery and
       // token requests the SDK sends through this same fetch to other URLs and hosts.
@@ -139,15 +224,39 @@ export class StreamableHttpDriver implements SessionDriver {
       // directly carries those of the caller's context.
       const origin = currentOrigin();
       const perRequest = origin ? origin.headers : currentMcpHeaders();
-      if (!perRequest && auth === undefined) return noteRetryAfter(await base(url, init));
+      if (!perRequest && auth === undefined) return noteRetryAfter(await endpointFetch(url, init));
       // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
       // Context headers can come from anyone's runWithMcpHeaders(): protocol headers stay the transport's.
       if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers.set(name, perRequest[name]!);
-      return noteRetryAfter(await base(url, { ...init, headers }));
+      return noteRetryAfter(await endpointFetch(url, { ...init, headers }));
     };
   }
+
+  /** Notes a 401/403 challenge of the endpoint and the token the refused request carried (for the guard). */
+  private noteEndpointChallenge(init: RequestInit | undefined, response: Response): Response {
+    if (response.status !== 401 && response.status !== 403) return response;
+    const header = response.headers.get('www-authenticate') ?? '';
+    const { error, scope } = header ? extractWWWAuthenticateParams(response) : { error: undefined, scope: undefined };
+    const bearer = /^Bearer\s+(.+)$/i.exec(new Headers(init?.headers).get('authorization') ?? '')?.[1];
+    this.endpointChallenge = {
+      at: Date.now(),
+      key: `${response.status} ${header}`,
+      insufficientScope: response.status === 403 && error === 'insufficient_scope',
+      scope,
+      presented: bearer === undefined ? undefined : tokenHash(bearer),
+    };
+    return response;
+  }
+}
+
+/** How long a noted endpoint challenge counts as the one the SDK's OAuth flow is answering. */
+const CHALLENGE_MEMORY_MS = 30_000;
+
+/** A short digest of a token: enough to recognise it again, useless to anyone who reads it. */
+function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('base64url').slice(0, 22);
 }
 
 class HttpSession extends SdkSession implements DriverSession {

@@ -1,0 +1,210 @@
+// The pool's OAuth flow against a real protected MCP server (the SDK's McpServer, stateless, behind a bearer
+// check) and a minimal authorization server, both on 127.0.0.1:0. Each pool session is its own SDK transport,
+// and the SDK's guard against authorizing the same insufficient_scope challenge twice lives in one transport:
+// without the driver's own guard, every session created after an authorization asked the user again for the
+// same refused scope (4 authorizations in the conformance scenario auth/scope-retry-limit, where the plain SDK
+// client makes 2).
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { McpAuthError, McpPool } from '../../lib/standalone';
+import { RepeatedAuthChallengeError } from '../../lib/transports/streamable-http.driver';
+import { AppOAuthProvider } from '../conformance/oauth-provider';
+
+const REDIRECT_URL = 'http://localhost:3000/callback';
+/** How often the test's app lets one step send the user to authorize (more than any server here needs). */
+const APP_AUTHORIZATION_LIMIT = 5;
+
+interface ProtectedServer {
+  url: URL;
+  /** Authorization requests (each one a redirect of the user), with the scope each asked for. */
+  authorizations: Array<string | undefined>;
+  close(): Promise<void>;
+}
+
+/**
+ * `scopesFor(method)`: the scopes a JSON-RPC request needs (initialize and notifications need none, as on the
+ * conformance server). `grant(scope)`: the scopes a token issued for a request of `scope` carries.
+ */
+async function startProtectedServer(scopesFor: (method: string) => string[], grant: (scope: string | undefined) => string[]): Promise<ProtectedServer> {
+  const authorizations: Array<string | undefined> = [];
+  const codes = new Map<string, string[]>();
+  const tokens = new Map<string, string[]>();
+  let base = '';
+  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+  };
+  const readBody = async (req: IncomingMessage) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    return Buffer.concat(chunks).toString('utf8');
+  };
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', base);
+    const prm = `${base}/.well-known/oauth-protected-resource/mcp`;
+    if (url.pathname === '/.well-known/oauth-protected-resource/mcp') return json(res, 200, { resource: `${base}/mcp`, authorization_servers: [base] });
+    if (url.pathname === '/.well-known/oauth-authorization-server') {
+      return json(res, 200, {
+        issuer: base,
+        authorization_endpoint: `${base}/authorize`,
+        token_endpoint: `${base}/token`,
+        registration_endpoint: `${base}/register`,
+        response_types_supported: ['code'],
+        grant_types_supported: ['authorization_code'],
+        code_challenge_methods_supported: ['S256'],
+        token_endpoint_auth_methods_supported: ['none'],
+      });
+    }
+    if (url.pathname === '/register') {
+      const body = JSON.parse(await readBody(req)) as { redirect_uris?: string[] };
+      return json(res, 201, { client_id: 'client-1', redirect_uris: body.redirect_uris ?? [], token_endpoint_auth_method: 'none' });
+    }
+    if (url.pathname === '/authorize') {
+      const scope = url.searchParams.get('scope') ?? undefined;
+      authorizations.push(scope);
+      const code = `code-${authorizations.length}`;
+      codes.set(code, grant(scope));
+      const back = new URL(url.searchParams.get('redirect_uri')!);
+      back.searchParams.set('code', code);
+      const state = url.searchParams.get('state');
+      if (state) back.searchParams.set('state', state);
+      res.writeHead(302, { location: back.toString() }).end();
+      return;
+    }
+    if (url.pathname === '/token') {
+      const form = new URLSearchParams(await readBody(req));
+      const scopes = codes.get(form.get('code') ?? '');
+      if (form.get('grant_type') !== 'authorization_code' || !scopes) return json(res, 400, { error: 'invalid_grant' });
+      const token = `token-${tokens.size + 1}`;
+      tokens.set(token, scopes);
+      return json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600, scope: scopes.join(' ') });
+    }
+    if (url.pathname !== '/mcp') return json(res, 404, { error: 'not_found' });
+    if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
+    const body = JSON.parse(await readBody(req)) as { method?: string };
+    const needed = body.method ? scopesFor(body.method) : [];
+    if (needed.length > 0) {
+      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+      const held = bearer ? tokens.get(bearer) : undefined;
+      const scope = needed.join(' ');
+      if (!held) return json(res, 401, { error: 'invalid_token' }, { 'www-authenticate': `Bearer scope="${scope}", resource_metadata="${prm}"` });
+      if (!needed.every((s) => held.includes(s))) {
+        return json(res, 403, { error: 'insufficient_scope' }, { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${prm}"` });
+      }
+    }
+    const mcp = new McpServer({ name: 'protected', version: '1.0.0' });
+    mcp.registerTool('whoami', { description: 'who is calling' }, async () => ({ content: [{ type: 'text', text: 'you' }] }));
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+    res.on('close', () => void mcp.close());
+    await mcp.connect(transport);
+    await transport.handleRequest(req, res, body);
+  };
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) json(res, 500, { error: String(error) });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url: new URL(`${base}/mcp`),
+    authorizations,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** What an app does around a step: when it fails and the user authorized meanwhile, finish and try again. */
+async function authorizing<T>(provider: AppOAuthProvider, finishAuth: (code: string) => Promise<void>, step: () => Promise<T>): Promise<T> {
+  for (let authorizations = 0; ; authorizations++) {
+    try {
+      return await step();
+    } catch (error) {
+      const code = provider.takeAuthorizationCode();
+      if (!code || authorizations >= APP_AUTHORIZATION_LIMIT) throw error;
+      await finishAuth(code);
+    }
+  }
+}
+
+const newProvider = () => new AppOAuthProvider({ redirectUrl: REDIRECT_URL, clientName: 'reauthorization-test' });
+
+async function viaPool(url: URL, steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
+  const provider = newProvider();
+  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider });
+  try {
+    await pool.start();
+    await steps(pool, provider);
+  } finally {
+    await pool.shutdown();
+  }
+}
+
+/** The plain SDK client with the same app logic: the reference count. */
+async function viaSdk(url: URL, steps: (client: Client, finishAuth: (code: string) => Promise<void>, provider: AppOAuthProvider) => Promise<void>) {
+  const provider = newProvider();
+  const client = new Client({ name: 'reauthorization-test-sdk', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(url, { authProvider: provider });
+  try {
+    await client.connect(transport);
+    await steps(client, (code) => transport.finishAuth(code), provider);
+  } finally {
+    await client.close();
+  }
+}
+
+let server: ProtectedServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
+  // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
+  const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
+
+  server = await never();
+  let sdkError: unknown;
+  await viaSdk(server.url, async (client, finishAuth, provider) => {
+    sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
+  });
+  const reference = server.authorizations.length;
+  expect(reference).toBe(2);
+  expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
+  await server.close();
+
+  server = await never();
+  let poolError: unknown;
+  await viaPool(server.url, async (pool, provider) => {
+    poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
+  });
+  expect(server.authorizations.length).toBe(reference);
+  expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
+  expect(poolError).toBeInstanceOf(McpAuthError);
+  expect((poolError as McpAuthError).status).toBe(403);
+  expect((poolError as McpAuthError).cause).toBeInstanceOf(RepeatedAuthChallengeError);
+  // No token (nor its hash) in what the caller sees.
+  expect(String((poolError as Error).message) + String(((poolError as McpAuthError).cause as Error).message)).not.toMatch(/token-\d/);
+});
+
+it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
+  const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
+  server = await startProtectedServer(
+    (m) => scopes[m] ?? [],
+    (scope) => (scope ? scope.split(' ') : []),
+  );
+  await viaPool(server.url, async (pool, provider) => {
+    const finish = (code: string) => pool.finishAuth(code);
+    expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
+    const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
+    expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
+  });
+  expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
+});
