@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { McpAuthError, McpPool, PoolUnavailableError, SessionCreateError, type McpPoolOptions } from '../../lib';
 import { startHttpMcpServer, type TestHttpServer } from '../fixtures/http-mcp-server';
-import { startLoad } from '../support/load';
+import { expectLeasesBalanced, startLoad } from '../support/load';
 import { until } from '../support/pids';
 
 let server: TestHttpServer | undefined;
@@ -51,9 +51,9 @@ it('1. server killed under load and restarted on the same port: every call settl
   const okAtRestart = load.report.ok;
   await until(() => load.report.ok > okAtRestart + 30, 10_000, 'calls to succeed again');
   const report = await load.stop();
-  expect(report.doubleSettled).toBe(0);
   expect(report.untyped).toEqual([]);
-  expect(report.settled).toBe(report.started);
+  expect(report.unsettled).toBe(0);
+  expectLeasesBalanced(p);
   await expectFullHealth(p, 2);
   expect(p.metrics.snapshot().sessionsDestroyed).toBeGreaterThanOrEqual(2);
 });
@@ -64,11 +64,10 @@ it('1b. calls in flight when the server dies fail at once with SessionLostError,
   await p.start();
   const call = p.callTool('sleep', { ms: 10_000 }).catch((e: unknown) => e);
   await until(() => server!.recorder.inFlight === 1, 2000, 'the call to reach the server');
-  const t0 = Date.now();
   await server.stop();
   const err = await call;
+  // A SessionLostError, not the CallTimeoutError the SDK would give at the call's 30 s deadline.
   expect(err).toMatchObject({ name: 'SessionLostError', mayHaveRun: true });
-  expect(Date.now() - t0).toBeLessThan(2000);
 });
 
 it('1c. a server that drops its sessions mid-call (forgets them) fails those calls at once', async () => {
@@ -114,7 +113,8 @@ it('4. a hung server: calls time out, hung sessions are evicted, the pool serves
   await until(() => load.report.ok > okBefore + 20, 10_000, 'recovery');
   const report = await load.stop();
   expect(report.untyped).toEqual([]);
-  expect(report.settled).toBe(report.started);
+  expect(report.unsettled).toBe(0);
+  expectLeasesBalanced(p);
   await expectFullHealth(p, 1);
 });
 
@@ -140,19 +140,16 @@ it('5. endpoint unreachable from the start with 100 waiters: serialised backoff,
   const url = `http://127.0.0.1:${port}/mcp`;
   const p = makePool(url, { failureThreshold: 5, retryBaseDelayMs: 50, retryMaxDelayMs: 400, recoveryTimeoutMs: 500, acquireTimeoutMs: 10_000 });
   await p.start();
-  const t0 = Date.now();
   const results = await Promise.allSettled(Array.from({ length: 100 }, () => p.callTool('echo', { text: 'x' })));
-  const elapsed = Date.now() - t0;
   expect(results.every((r) => r.status === 'rejected' && r.reason instanceof PoolUnavailableError)).toBe(true);
   expect(p.circuitState).toBe('open');
   // At most one creation in flight, and the attempt count depends on failureThreshold, not on 100 waiters.
   expect(maxConcurrent).toBe(1);
   expect(connections).toBeLessThanOrEqual(6);
-  expect(elapsed).toBeLessThan(5000);
-  // While open, new callers are rejected at once.
-  const t1 = Date.now();
-  await expect(p.callTool('echo', { text: 'x' })).rejects.toThrow(PoolUnavailableError);
-  expect(Date.now() - t1).toBeLessThan(50);
+  // While open, new callers are rejected at once: before the next turn of the event loop.
+  await expect(Promise.race([p.callTool('echo', { text: 'x' }), new Promise((r) => setImmediate(() => r('still pending')))])).rejects.toThrow(
+    PoolUnavailableError,
+  );
   // The server comes up on that port: the half-open probe succeeds and the pool serves.
   for (const s of sockets) s.destroy();
   await new Promise<void>((r) => refuser.close(() => r()));
@@ -184,11 +181,10 @@ it('7. a non-MCP endpoint (HTML with 200): a clear error at creation, not a hang
   server = await startHttpMcpServer();
   server.setHtmlMode(true);
   const p = makePool(server.url, { minSessions: 1, failFast: true });
-  const t0 = Date.now();
   const err = await p.start().catch((e: unknown) => e);
   expect(err).toBeInstanceOf(SessionCreateError);
+  // The content-type error, not "connect timed out": it failed on the answer, it did not hang.
   expect((err as Error).message).toMatch(/could not create an MCP session: .*(content type|text\/html)/i);
-  expect(Date.now() - t0).toBeLessThan(2000);
 });
 
 it('8. shutdown in the middle of a failing server leaves nothing pending', async () => {
@@ -202,7 +198,8 @@ it('8. shutdown in the middle of a failing server leaves nothing pending', async
   await p.shutdown();
   const report = await load.stop();
   expect(report.untyped).toEqual([]);
-  expect(report.settled).toBe(report.started);
+  expect(report.unsettled).toBe(0);
+  expectLeasesBalanced(p);
   expect(p.metrics.snapshot()).toMatchObject({ total: 0, inFlight: 0, waiting: 0, creating: 0 });
 });
 

@@ -2,7 +2,7 @@
 // that write garbage to stdout. Every call settles once, the pool recovers, and no child outlives it.
 import { join } from 'node:path';
 import { McpPool, type McpPoolOptions } from '../../lib';
-import { startLoad } from '../support/load';
+import { expectLeasesBalanced, startLoad } from '../support/load';
 import { isAlive, textOf, until } from '../support/pids';
 
 const SERVER = join(__dirname, '..', 'fixtures', 'stdio-server.cjs');
@@ -54,8 +54,8 @@ it('3a. children SIGKILLed under load: every call settles, the pool refills with
   }
   const report = await load.stop();
   expect(report.untyped).toEqual([]);
-  expect(report.doubleSettled).toBe(0);
-  expect(report.settled).toBe(report.started);
+  expect(report.unsettled).toBe(0);
+  expectLeasesBalanced(p);
   expect(Object.keys(report.errors).every((name) => name === 'SessionLostError')).toBe(true);
   await until(() => p.metrics.snapshot().total >= 2, 5000, 'refill');
   expect((await p.checkHealth()).status).toBe('up');
@@ -96,5 +96,6 @@ it('8. shutdown under load kills every child, even with calls in flight', async 
   await p.shutdown();
   const report = await load.stop();
   expect(report.untyped).toEqual([]);
-  expect(report.settled).toBe(report.started);
+  expect(report.unsettled).toBe(0);
+  expectLeasesBalanced(p);
 });

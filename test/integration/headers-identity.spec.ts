@@ -137,6 +137,20 @@ describe('per-request headers', () => {
   });
 });
 
+describe('work the pool does for itself', () => {
+  it('creates a session outside the caller’s context: runWithMcpHeaders headers are on the call, not on initialize', async () => {
+    const p = makePool({ minSessions: 0 });
+    await p.start();
+    const seen = await runWithMcpHeaders({ 'x-request-id': 'ctx-first' }, () => whoami(p));
+    expect(seen.headers['x-request-id']).toBe('ctx-first');
+    expect(server.stats.initializeCount).toBe(1);
+    expect(server.stats.initializeHeaders[0]?.['x-request-id']).toBeUndefined();
+    // Nor on the rest of the creation (notifications/initialized, the tools listing, the GET stream).
+    const creation = server.stats.requestLog.filter((r) => r.headers['x-request-id'] === 'ctx-first');
+    expect(creation).toHaveLength(1); // the caller's own tools/call only
+  });
+});
+
 describe('identity partitions', () => {
   it('never share a session between two identities; requests without identity use the shared sessions', async () => {
     const p = makePool({ partitionBy: ['authorization'], maxSessionsPerPartition: 2 });

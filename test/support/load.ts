@@ -8,36 +8,39 @@ export interface LoadReport {
   errors: Record<string, number>;
   /** Errors that are not the pool's typed errors (must stay empty). */
   untyped: unknown[];
-  /** Calls that settled more than once (must be 0). */
-  doubleSettled: number;
+  /**
+   * Calls still pending when stop() gave up waiting (must be 0): a call that never settles shows here,
+   * with a count, instead of as the test's own timeout.
+   */
+  unsettled: number;
+}
+
+/** What a pool's metrics say about its leases: every borrow returned exactly once means borrowCount === returnCount. */
+export interface LeaseBalance {
+  metrics: { snapshot(): { borrowCount: number; returnCount: number; inFlight?: number } };
 }
 
 /**
  * Runs `callers` concurrent loops of `call()` until `stop()` is called, recording how every call settles.
- * Each call is wrapped so that a second settlement (which a promise cannot do, but a callback-based bug
- * could) would be counted.
+ * "Every call settles exactly once" is checked where it can fail: stop() waits a bounded time and counts
+ * the calls still pending (`unsettled`), and {@link expectLeasesBalanced} checks the pool's own count of
+ * borrows and returns (a lease released twice, or never, breaks it).
  */
 export function startLoad(callers: number, call: (i: number) => Promise<unknown>, pauseMs = 2) {
-  const report: LoadReport = { started: 0, settled: 0, ok: 0, errors: {}, untyped: [], doubleSettled: 0 };
+  const report: LoadReport = { started: 0, settled: 0, ok: 0, errors: {}, untyped: [], unsettled: 0 };
   let running = true;
   const loops = Array.from({ length: callers }, async (_, i) => {
     while (running) {
       report.started++;
-      let settledOnce = false;
-      const settle = () => {
-        if (settledOnce) report.doubleSettled++;
-        settledOnce = true;
-        report.settled++;
-      };
       try {
         await call(i);
-        settle();
         report.ok++;
       } catch (error) {
-        settle();
         const name = error instanceof Error ? error.constructor.name : typeof error;
         report.errors[name] = (report.errors[name] ?? 0) + 1;
         if (!(error instanceof McpPoolError)) report.untyped.push(error);
+      } finally {
+        report.settled++;
       }
       // Always yield a macrotask: a call that fails at once (pool closed) would otherwise spin on
       // microtasks and starve the event loop.
@@ -46,11 +49,23 @@ export function startLoad(callers: number, call: (i: number) => Promise<unknown>
   });
   return {
     report,
-    /** Stops the loops and resolves when every call has settled. */
-    async stop(): Promise<LoadReport> {
+    /**
+     * Stops the loops and waits up to `settleWithinMs` for the calls in flight; resolves with the report
+     * either way (`unsettled` counts the calls that did not settle in time).
+     */
+    async stop(settleWithinMs = 10_000): Promise<LoadReport> {
       running = false;
-      await Promise.all(loops);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(loops), new Promise((r) => (timer = setTimeout(r, settleWithinMs)))]);
+      clearTimeout(timer);
+      report.unsettled = report.started - report.settled;
       return report;
     },
   };
+}
+
+/** Every borrow of the pool came back exactly once, and no lease is out. */
+export function expectLeasesBalanced(pool: LeaseBalance): void {
+  const s = pool.metrics.snapshot();
+  expect({ returned: s.returnCount, inFlight: s.inFlight ?? 0 }).toEqual({ returned: s.borrowCount, inFlight: 0 });
 }

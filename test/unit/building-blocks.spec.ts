@@ -264,3 +264,27 @@ describe('partition keys', () => {
     expect(key).not.toBe(bare);
   });
 });
+
+describe('the load helper’s "every call settles exactly once" checks can fail', () => {
+  it('counts a call that never settles instead of hanging until the test times out', async () => {
+    const { startLoad } = require('../support/load') as typeof import('../support/load');
+    let n = 0;
+    const load = startLoad(1, () => (n++ === 0 ? new Promise<never>(() => undefined) : Promise.resolve()));
+    await new Promise((r) => setTimeout(r, 20));
+    const report = await load.stop(50);
+    expect(report.unsettled).toBe(1);
+  });
+
+  it('sees a lease that was never returned', async () => {
+    const { expectLeasesBalanced } = require('../support/load') as typeof import('../support/load');
+    const { FakeDriver } = require('../support/fake-driver') as typeof import('../support/fake-driver');
+    const { McpPool } = require('../../lib') as typeof import('../../lib');
+    const pool = new McpPool({ name: 'leak', driver: new FakeDriver(), minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0 });
+    await pool.start();
+    const lease = await pool.acquire();
+    expect(() => expectLeasesBalanced(pool)).toThrow();
+    lease.release();
+    expect(() => expectLeasesBalanced(pool)).not.toThrow();
+    await pool.shutdown();
+  });
+});
