@@ -147,6 +147,8 @@ export class McpPool {
   private readonly circuit: CircuitBreaker;
   private readonly retryBudget = new RetryBudget();
   private readonly creations = new Set<Promise<void>>();
+  /** Driver creations not yet settled, aborted ones included (see startCreation). */
+  private readonly attempts = new Set<Promise<void>>();
   private readonly creationAborts = new Set<AbortController>();
   private readonly closings = new Set<Promise<void>>();
   private creationTimer: NodeJS.Timeout | undefined;
@@ -1150,22 +1152,27 @@ export class McpPool {
     const started = Date.now();
     // A session is shared: its initialize must not carry the headers of the caller that triggered it.
     const requests = new InFlightRequests();
-    const p = raceAbort(
-      withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, client: this.clientSpec(requests) })).then(async (ds) => {
-        try {
-          await withoutRequestContext(async () => {
-            await this.prepareSession(ds, ac.signal);
-            await this.runSessionReadyHook(ds, requests);
-          });
-          return ds;
-        } catch (error) {
-          await ds.close();
-          throw error;
-        }
-      }),
-      ac.signal,
-      (late) => this.closeSession(late),
-    )
+    const attempt = withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, client: this.clientSpec(requests) })).then(async (ds) => {
+      try {
+        await withoutRequestContext(async () => {
+          await this.prepareSession(ds, ac.signal);
+          await this.runSessionReadyHook(ds, requests);
+        });
+        return ds;
+      } catch (error) {
+        await ds.close();
+        throw error;
+      }
+    });
+    // The attempt itself is tracked, not only the race below: an aborted creation settles at once for its
+    // waiters, while the driver may still be starting (or closing) a child; shutdown waits for it.
+    const tracked = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.attempts.add(tracked);
+    void tracked.finally(() => this.attempts.delete(tracked));
+    const p = raceAbort(attempt, ac.signal, (late) => this.closeSession(late))
       .then(
         (ds) => this.onCreated(ds, started, requests),
         (error: unknown) => this.onCreateFailed(error),
@@ -1460,6 +1467,9 @@ export class McpPool {
     this.records.clear();
     this.retiring = 0;
     await Promise.allSettled([...this.creations]);
+    // Creations aborted above may still be finishing in the driver: each ends in a session (closed as a
+    // late arrival) or a failure (the driver cleaned up): wait for both, then for every close they started.
+    while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
     while (this.closings.size > 0) await Promise.allSettled([...this.closings]);
     await partitionsClosed;
   }

@@ -1,10 +1,8 @@
-import type { Readable } from 'node:stream';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { classifyCommon } from './error-classification';
 import { SdkSession, buildSdkClient } from './sdk-client';
-import { drainLines } from './stderr-lines';
+import { ProcessGroupStdioTransport } from './process-group-stdio.transport';
 
 export interface StdioDriverOptions {
   command: string;
@@ -20,8 +18,9 @@ export interface StdioDriverOptions {
 }
 
 /**
- * stdio sessions: one child process per session. The session dies when the child exits; closing ends
- * stdin, then SIGTERM, then SIGKILL (the SDK's sequence), and then we make sure the child is gone.
+ * stdio sessions: one child process per session, in a process group of its own (see
+ * ProcessGroupStdioTransport). The session dies when the child exits; closing ends stdin, then SIGTERMs,
+ * then SIGKILLs the group (the SDK's sequence, for the whole group), and then we make sure the child is gone.
  */
 export class StdioDriver implements SessionDriver {
   readonly kind = 'stdio';
@@ -30,18 +29,16 @@ export class StdioDriver implements SessionDriver {
   constructor(private readonly opts: StdioDriverOptions) {}
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
-    const transport = new StdioClientTransport({
+    const log = this.opts.log;
+    const name = this.opts.command.split('/').pop();
+    const transport = new ProcessGroupStdioTransport({
       command: this.opts.command,
-      args: [...this.opts.args],
-      env: this.opts.env ? { ...this.opts.env } : undefined,
+      args: this.opts.args,
+      env: this.opts.env,
       cwd: this.opts.cwd,
       stderr: this.opts.stderr,
+      onStderrLine: log ? (line) => log('log', `stderr of ${name}: ${line}`) : undefined,
     });
-    if (this.opts.stderr === 'pipe' && transport.stderr) {
-      const log = this.opts.log ?? (() => undefined);
-      const name = this.opts.command.split('/').pop();
-      drainLines(transport.stderr as Readable, (line) => log('log', `stderr of ${name}: ${line}`));
-    }
     const client = buildSdkClient(ctx.client);
     const session = new StdioSession(client, transport, this.opts.killWaitMs ?? 2000);
     try {
@@ -66,12 +63,12 @@ class StdioSession extends SdkSession implements DriverSession {
 
   constructor(
     client: Client,
-    private readonly transport: StdioClientTransport,
+    private readonly transport: ProcessGroupStdioTransport,
     private readonly killWaitMs: number,
   ) {
     super(client);
     this.exited = new Promise((resolve) => (this.markExited = resolve));
-    // The SDK calls onclose when the child's stdio closes ('close' event of the process).
+    // onclose comes when the child's stdio closes (the process's 'close' event).
     client.onclose = () => {
       this.markExited();
       if (!this.closing) this.onDied?.(new Error('the MCP server process exited'));
@@ -87,7 +84,7 @@ class StdioSession extends SdkSession implements DriverSession {
     this.closing = true;
     const pid = this.transport.pid;
     await this.client.close().catch(() => undefined);
-    // The SDK sends SIGKILL last without waiting for it to take effect; make sure no child outlives us.
+    // The transport's close waited for the group; should the leader still be there, make sure it is not.
     if (pid && isAlive(pid)) {
       try {
         process.kill(pid, 'SIGKILL');

@@ -1,4 +1,5 @@
 // The pool over stdio: every session is a real child process running the SDK's McpServer.
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { McpPool, SessionLostError, type McpPoolOptions } from '../../lib';
 import { isAlive, textOf, until } from '../support/pids';
@@ -96,5 +97,65 @@ describe("stderr: 'pipe'", () => {
     const pid = await pidOf(p);
     await p.shutdown();
     expect(isAlive(pid)).toBe(false);
+  });
+});
+
+describe('children in process groups of their own', () => {
+  /** Process group id of `pid` (Linux /proc). */
+  function pgidOf(pid: number): number {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  }
+
+  /** Our child processes running the stdio fixture (ppid is this process). */
+  function fixtureChildren(): number[] {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+          return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('stdio-server.cjs');
+        } catch {
+          return false; // gone meanwhile
+        }
+      });
+  }
+
+  it('spawns each child as the leader of its own process group (a Ctrl-C to ours does not reach it)', async () => {
+    const p = stdioPool({ minSessions: 1, maxSessions: 1 });
+    await p.start();
+    const pid = await pidOf(p);
+    expect(pgidOf(pid)).toBe(pid);
+    expect(pgidOf(pid)).not.toBe(pgidOf(process.pid));
+  });
+
+  it('leaves no grandchild behind: a server started through sh -c that ignores the end of stdin is stopped with its group', async () => {
+    const p = stdioPool({
+      minSessions: 1,
+      maxSessions: 1,
+      command: '/bin/sh',
+      // `; true` keeps sh from exec-ing node: the server is sh's child, our grandchild.
+      args: ['-c', `"${process.execPath}" "${SERVER}"; true`],
+      env: { MCP_FIXTURE_IGNORE_STDIN_END: '1' },
+    });
+    await p.start();
+    const grandchild = await pidOf(p);
+    const sessionPid = p.debugSnapshot()[0]!.pid!;
+    expect(grandchild).not.toBe(sessionPid); // the server really is a grandchild
+    await p.shutdown();
+    expect(isAlive(grandchild)).toBe(false);
+    expect(isAlive(sessionPid)).toBe(false);
+  });
+
+  it('shutdown() waits for creations it aborted: no half-started child is alive when it resolves', async () => {
+    const p = stdioPool({ minSessions: 2, maxSessions: 2, env: { MCP_FIXTURE_STARTUP_DELAY_MS: '400' } });
+    const starting = p.start().catch(() => undefined);
+    await until(() => fixtureChildren().length > 0, 5000, 'a child to be spawned');
+    const spawned = fixtureChildren();
+    await p.shutdown();
+    expect(spawned.filter(isAlive)).toEqual([]);
+    await starting;
   });
 });

@@ -1,12 +1,22 @@
+import { readFileSync } from 'node:fs';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 
-/** Whether a process with this pid exists. */
+/**
+ * Whether a process with this pid is running. A zombie (exited, not yet reaped) is not: signal 0 still
+ * reaches it, but it holds nothing and runs nothing. That matters for orphans re-parented to a PID 1 that
+ * does not reap (a container without an init), where a killed grandchild stays a zombie for good.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc (not Linux): signal 0 is all we know
   }
 }
 
