@@ -178,9 +178,12 @@ export class TenantLimitError extends McpPoolError {
 
 /** The server kept answering 429 (Too Many Requests), even after the pause it asked for. */
 export class RateLimitedError extends McpPoolError {
-  /** `retryAfterMs`: the pause the server asked for (its Retry-After), if it said. */
-  constructor(poolName: string, cause: unknown, readonly retryAfterMs?: number) {
-    super(poolName, 'the MCP server is rate limiting this client (HTTP 429); lower rateLimit.requestsPerSecond', { cause });
+  /**
+   * `retryAfterMs`: the pause the server asked for (its Retry-After), if it said; or, for the pool's own
+   * limiter, how long the call would have had to wait.
+   */
+  constructor(poolName: string, cause: unknown, readonly retryAfterMs?: number, message?: string) {
+    super(poolName, message ?? 'the MCP server is rate limiting this client (HTTP 429); lower rateLimit.requestsPerSecond', { cause });
   }
 }
 

@@ -56,6 +56,8 @@ export class McpLease implements AsyncDisposable {
   onRelease: (() => void) | undefined;
   /** @internal The tenant this lease counts against (tenantLimit). */
   tenant: string | undefined;
+  /** @internal The rate limiter admitted this lease's next request before the slot was taken. */
+  prepaid = false;
 
   /** @internal Created by the pool. */
   constructor(

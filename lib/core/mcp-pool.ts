@@ -41,7 +41,10 @@ import { headerProblems, resolvePoolOptions, type McpPoolOptions, type ResolvedP
 import { RetryBudget } from './retry-budget';
 import { PartitionTable, identityHeadersOf, partitionKeyOf } from './partitions';
 import { PoolEvents, type SessionEndReason } from './events';
-import { RateLimiter, sleep } from './rate-limiter';
+import { MAX_RETRY_AFTER_MS, RateLimiter, sleep } from './rate-limiter';
+
+/** The cause of a RateLimitedError raised by the pool's own limiter (not the server's 429): never retried. */
+const LOCAL_LIMIT = new Error('the pool\'s own rate limiter (rateLimit)');
 import { AffinityMap } from './affinity';
 import { linkSignal } from '../util/signal-links';
 import { SessionRecord, SlotIndex } from './session-record';
@@ -162,6 +165,8 @@ export class McpPool {
   private readonly catalog: ServerCatalog;
   private readonly partitions: PartitionTable<McpPool> | undefined;
   private readonly rateLimiter: RateLimiter | undefined;
+  /** Aborted when the pool starts draining: ends the waits that hold no lease (the rate limiter's). */
+  private readonly draining = new AbortController();
   private readonly affinity: AffinityMap;
   /** Leases held per tenant (tenantLimit). */
   private readonly tenants = new Map<string, number>();
@@ -583,6 +588,7 @@ export class McpPool {
     if (this.lifecycle === 'draining' || this.lifecycle === 'closed') return;
     this.setLifecycle('draining');
     this.stopTimers();
+    this.draining.abort(new PoolClosedError(this.name, 'draining'));
     for (const p of this.partitions?.values() ?? []) p.beginDrain();
     for (const w of this.waiters.drain()) w.reject(new PoolClosedError(this.name, 'draining'));
     for (const w of this.readyWaiters.splice(0)) w.fail(new PoolClosedError(this.name, 'draining'));
@@ -897,7 +903,10 @@ export class McpPool {
       : send;
     const t0 = performance.now();
     try {
-      if (this.rateLimiter) await this.awaitRateLimit(link?.controller.signal, method);
+      if (this.rateLimiter) {
+        if (lease.prepaid) lease.prepaid = false; // admitted before the slot was taken (withRetry)
+        else await this.admit(method, link?.controller.signal, timeoutMs);
+      }
       const result = await call();
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
@@ -947,7 +956,7 @@ export class McpPool {
         return this.authError(verdict, error);
       case 'rate-limited':
         // The server refused the request (it did not run): pause everyone for as long as it asked.
-        this.rateLimiter?.pauseUntil(Date.now() + (verdict.retryAfterMs ?? 1000));
+        this.rateLimiter?.pauseUntil(Date.now() + Math.min(verdict.retryAfterMs ?? 1000, MAX_RETRY_AFTER_MS));
         return new RateLimitedError(this.name, error, verdict.retryAfterMs);
       case 'call':
         return verdict.rpc
@@ -958,13 +967,24 @@ export class McpPool {
 
   private async withRetry<T>(fn: (lease: McpLease) => Promise<T>, opts: PoolCallOptions | undefined, safeToRepeat: () => boolean): Promise<T> {
     this.retryBudget.recordCall(Date.now());
+    const attempt = (): Promise<T> => {
+      if (!this.rateLimiter) return this.session(fn, opts);
+      // Admission comes first, while the caller holds nothing: a call waiting for the limiter must not sit
+      // on a session slot that another call could use. The lease's first request is then already admitted.
+      return this.admit('call', opts?.signal, opts?.acquireTimeoutMs ?? this.options.acquireTimeoutMs).then(() =>
+        this.session((lease) => {
+          lease.prepaid = true;
+          return fn(lease);
+        }, opts),
+      );
+    };
     try {
-      return await this.session(fn, opts);
+      return await attempt();
     } catch (error) {
       // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
-      if (error instanceof RateLimitedError && this.rateLimiter && this.retryBudget.tryRetry(Date.now())) {
+      if (error instanceof RateLimitedError && error.cause !== LOCAL_LIMIT && this.rateLimiter && this.retryBudget.tryRetry(Date.now())) {
         this.metrics.retryAttempts++;
-        return this.session(fn, opts);
+        return attempt();
       }
       if (
         !(error instanceof SessionLostError) ||
@@ -1007,12 +1027,31 @@ export class McpPool {
     this.ensureCapacity();
   }
 
-  private async awaitRateLimit(signal: AbortSignal | undefined, method: string): Promise<void> {
-    const delay = this.rateLimiter!.reserve(Date.now());
+  /**
+   * Waits for the rate limiter's permission to send one request. Bounded by the caller's deadline
+   * (`deadlineMs`, 0: none): a wait that would outlast it is refused at once with a RateLimitedError that
+   * says how long it would have been. The caller's abort and the pool's drain end the wait early; a
+   * reservation that is not used goes back to the limiter.
+   */
+  private async admit(method: string, signal: AbortSignal | undefined, deadlineMs: number): Promise<void> {
+    const limiter = this.rateLimiter!;
+    const delay = limiter.reserve(Date.now());
     if (delay <= 0) return;
+    if (deadlineMs > 0 && delay > deadlineMs) {
+      limiter.refund();
+      this.metrics.errors++;
+      throw new RateLimitedError(
+        this.name,
+        LOCAL_LIMIT,
+        delay,
+        `rateLimit would hold ${method} for ${Math.round(delay)} ms, past its ${deadlineMs} ms deadline; raise rateLimit.requestsPerSecond or the deadline, or shed load`,
+      );
+    }
     try {
-      await sleep(delay, signal);
+      await sleep(delay, signal, this.draining.signal);
     } catch (reason) {
+      limiter.refund();
+      if (reason instanceof PoolClosedError) throw reason;
       throw new OperationAbortedError(this.name, method, reason);
     }
   }

@@ -24,24 +24,39 @@ export class RateLimiter {
     return Math.max(0, earliest - now);
   }
 
+  /** A reservation that will not be used (its caller gave up): the next caller may have its place. */
+  refund(): void {
+    this.nextAt -= this.intervalMs;
+  }
+
   /** The server said 429 with Retry-After: nobody sends before `until`. */
   pauseUntil(until: number): void {
     if (until > this.pausedUntil) this.pausedUntil = until;
   }
 }
 
-/** Sleeps `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/** The longest pause a server's Retry-After may impose: a header of hours (or a bogus date) is not obeyed as is. */
+export const MAX_RETRY_AFTER_MS = 60_000;
+
+/** Sleeps `ms`, or rejects with the reason of the first of `signals` that aborts. */
+export function sleep(ms: number, ...signals: Array<AbortSignal | undefined>): Promise<void> {
   if (ms <= 0) return Promise.resolve();
+  const watched = signals.filter((s): s is AbortSignal => s !== undefined);
+  const aborted = watched.find((s) => s.aborted);
+  if (aborted) return Promise.reject(aborted.reason);
   return new Promise((resolve, reject) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const s of watched) s.removeEventListener('abort', onAbort);
+    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      done();
       resolve();
     }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
+    const onAbort = function (this: AbortSignal) {
+      done();
+      reject(this.reason);
     };
-    signal?.addEventListener('abort', onAbort, { once: true });
+    for (const s of watched) s.addEventListener('abort', onAbort, { once: true });
   });
 }

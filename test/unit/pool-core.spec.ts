@@ -1,9 +1,11 @@
+import { RateLimiter } from '../../lib/core/rate-limiter';
 import {
   AcquireTimeoutError,
   McpPool,
   McpPoolConfigError,
   OperationAbortedError,
   PoolClosedError,
+  RateLimitedError,
   PoolExhaustedError,
   PoolUnavailableError,
   SessionCreateError,
@@ -503,5 +505,77 @@ describe('lifetime and resize at the seams', () => {
     expect(pool.metrics.snapshot().total).toBeLessThanOrEqual(2);
     for (const l of leases.slice(1)) l.release();
     expect(settled.filter((s) => s.status === 'fulfilled').length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('the rate limiter at the seams', () => {
+  const answering = () => {
+    const d = new FakeDriver();
+    d.onRequest = async () => ({ content: [] });
+    return d;
+  };
+
+  it('admits a pool-level call before it takes a slot: while it waits for the limiter, the slot serves others', async () => {
+    const pool = track(makePool(answering(), { minSessions: 1, maxSessions: 1, rateLimit: { requestsPerSecond: 4, burst: 1 } }));
+    await pool.start();
+    await pool.callTool('first'); // takes the only token
+    const waiting = pool.callTool('second'); // waits ~250 ms for the limiter
+    await tick();
+    const lease = pool.tryAcquire();
+    expect(lease).not.toBeNull(); // the waiting call holds no slot
+    lease!.release();
+    await waiting;
+  });
+
+  it('refuses at once, with how long it would have waited, a wait that would outlast the caller’s deadline', async () => {
+    const pool = track(makePool(answering(), { minSessions: 1, rateLimit: { requestsPerSecond: 1, burst: 1 } }));
+    await pool.start();
+    await pool.callTool('first');
+    const refused = pool.callTool('second', {}, { acquireTimeoutMs: 100 });
+    await expect(Promise.race([refused, tick().then(() => 'still waiting')])).rejects.toThrow(RateLimitedError);
+    const error = (await refused.catch((e: unknown) => e)) as RateLimitedError;
+    expect(error.retryAfterMs).toBeGreaterThan(100);
+    expect(error.message).toMatch(/past its 100 ms deadline/);
+  });
+
+  it('gives an unused reservation back: a caller that aborts does not push the next one further out', () => {
+    const limiter = new RateLimiter(10, 1); // one per 100 ms
+    expect(limiter.reserve(1000)).toBe(0);
+    expect(limiter.reserve(1000)).toBe(100); // B
+    limiter.refund(); // B gave up
+    expect(limiter.reserve(1000)).toBe(100); // C gets B's place, not 200
+  });
+
+  it('ends waits for the limiter when the pool drains: PoolClosedError at once, no timer left', async () => {
+    const pool = track(makePool(answering(), { minSessions: 1, rateLimit: { requestsPerSecond: 0.5, burst: 1 } }));
+    await pool.start();
+    await pool.callTool('first');
+    const waiting = pool.callTool('second', {}, { acquireTimeoutMs: 0 }); // would wait ~2 s
+    await tick();
+    const closed = pool.shutdown();
+    await expect(Promise.race([waiting, tick().then(() => 'still waiting')])).rejects.toBeInstanceOf(PoolClosedError);
+    await closed;
+  });
+
+  it('caps a server’s Retry-After at 60 s', async () => {
+    const d = answering();
+    let first = true;
+    d.onRequest = async () => {
+      if (first) {
+        first = false;
+        throw new Error('429 (fake)');
+      }
+      return { content: [] };
+    };
+    d.classify = (e) => ((e as Error).message.includes('429') ? { kind: 'rate-limited', retryAfterMs: 10 * 3_600_000 } : { kind: 'call' });
+    const pool = track(makePool(d, { minSessions: 1, rateLimit: { requestsPerSecond: 100, burst: 10 } }));
+    await pool.start();
+    const lease = await pool.acquire();
+    await expect(lease.callTool('limited')).rejects.toBeInstanceOf(RateLimitedError); // the server's 10-hour pause
+    lease.release();
+    const error = (await pool.callTool('next', {}, { acquireTimeoutMs: 59_000 }).catch((e: unknown) => e)) as RateLimitedError;
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error.retryAfterMs).toBeGreaterThan(59_000);
+    expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
   });
 });
