@@ -97,9 +97,17 @@ export class AcquireTimeoutError extends PoolExhaustedError {
   }
 }
 
-/** The pool is draining or closed: no new work is accepted. */
+/**
+ * The pool is draining or closed: no new work is accepted. `mayHaveRun` is true only for a call that was
+ * already on the wire when shutdown closed its session (it may have run); a refused call never ran.
+ */
 export class PoolClosedError extends McpPoolError {
-  constructor(poolName: string, state: 'draining' | 'closed' | 'created', cause?: unknown) {
+  constructor(
+    poolName: string,
+    state: 'draining' | 'closed' | 'created',
+    cause?: unknown,
+    readonly mayHaveRun = false,
+  ) {
     super(
       poolName,
       state === 'created' ? 'the pool has not been started; call start() first' : `the pool is ${state}; no new calls are accepted`,

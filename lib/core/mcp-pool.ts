@@ -626,7 +626,7 @@ export class McpPool {
     const partition = this.partitions.get(
       key,
       () => this.createPartition(key, identityHeadersOf(by, headers)),
-      (evicted) => void evicted.shutdown(),
+      (evicted) => this.closePartition(evicted),
     );
     if (!partition) {
       throw new PoolExhaustedError(
@@ -637,6 +637,13 @@ export class McpPool {
       );
     }
     return partition;
+  }
+
+  /** Shuts down a partition pushed out of the table; tracked like a session's close, so shutdown() waits for it. */
+  private closePartition(partition: McpPool): void {
+    const closing = withoutRequestContext(() => partition.shutdown()).catch(() => undefined);
+    this.closings.add(closing);
+    void closing.finally(() => this.closings.delete(closing));
   }
 
   private createPartition(key: string, identity: Record<string, string>): McpPool {
@@ -848,6 +855,9 @@ export class McpPool {
       throw new SessionLostError(this.name, method, false, new Error('the session was closed before the call was sent'));
     }
     const timeoutMs = opts?.timeoutMs ?? this.options.callTimeoutMs;
+    // Headers are checked before the signal is linked: a throw between the two would leave the link (and
+    // its listener on the caller's signal) behind.
+    const extra = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
     // A fresh AbortController per request (see signal-links.ts: the SDK never removes the listener it adds).
     const signal = opts?.signal;
     let link: { controller: AbortController; unlink: () => void } | undefined;
@@ -855,7 +865,6 @@ export class McpPool {
       if (signal.aborted) throw new OperationAbortedError(this.name, method, signal.reason);
       link = linkSignal(signal);
     }
-    const extra = opts?.headers ? this.checkHeaders(opts.headers) : undefined;
     this.metrics.calls++;
     const toolName = method === 'tools/call' ? (params as McpParams<'tools/call'>).name : undefined;
     const context = currentMcpHandlers();
@@ -938,7 +947,7 @@ export class McpPool {
     this.metrics.errors++;
     this.metrics.callErrors++;
     if (signal?.aborted) return new OperationAbortedError(this.name, method, signal.reason);
-    if (rec.closedByShutdown) return new PoolClosedError(this.name, 'closed', error);
+    if (rec.closedByShutdown) return new PoolClosedError(this.name, 'closed', error, true);
     const verdict = this.driver.classify(error, rec.session);
     switch (verdict.kind) {
       case 'timeout':
@@ -1418,7 +1427,7 @@ export class McpPool {
     if (this.lifecycle !== 'running') return;
     const now = Date.now();
     if (this.partitions && this.options.partitionIdleTimeoutMs > 0) {
-      for (const idle of this.partitions.sweep(this.options.partitionIdleTimeoutMs, now)) void idle.shutdown();
+      for (const idle of this.partitions.sweep(this.options.partitionIdleTimeoutMs, now)) this.closePartition(idle);
     }
     const { idleTimeoutMs, healthCheckIntervalMs, minSessions } = this.options;
     for (const rec of this.records) {

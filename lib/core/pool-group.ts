@@ -163,10 +163,10 @@ function canFailOver(error: unknown, safeToRepeat: () => boolean): boolean {
     error instanceof PoolUnavailableError ||
     error instanceof AcquireTimeoutError ||
     error instanceof PoolExhaustedError ||
-    error instanceof SessionCreateError ||
-    error instanceof PoolClosedError
+    error instanceof SessionCreateError
   )
     return true;
-  if (error instanceof SessionLostError) return !error.mayHaveRun || safeToRepeat();
+  // A call cut off by shutdown may have run, like one on a lost session: only a repeatable one moves on.
+  if (error instanceof SessionLostError || error instanceof PoolClosedError) return !error.mayHaveRun || safeToRepeat();
   return false;
 }

@@ -54,6 +54,21 @@ describe('pool groups', () => {
     expect((await group.checkHealth()).status).toBe('degraded');
   });
 
+  it('never run a call twice because its first pool shut down under it (it may have run there)', async () => {
+    const [a, b] = [await server(), await server()];
+    const first = makePool(a, { name: 'a', drainTimeoutMs: 50 });
+    const group = new McpPoolGroup({ name: 'replicas', pools: [first, makePool(b, { name: 'b' })] });
+    await group.start();
+    const call = group.callTool('sleep', { ms: 2000 }).catch((e: unknown) => e); // not annotated: not repeatable
+    await until(() => a.recorder.inFlight === 1, 2000, 'the call to reach the first server');
+    await first.shutdown(); // the drain times out and closes the session under the call
+    const error = await call;
+    expect(error).toMatchObject({ name: 'PoolClosedError', mayHaveRun: true });
+    expect(b.recorder.count('sleep')).toBe(0);
+    // A refused call (the pool was already closed) never ran: that one does move on.
+    expect(textOf(await group.callTool('echo', { text: 'moved on' }))).toBe('moved on');
+  });
+
   it('rotate with roundRobin and prefer the idle pool with leastBusy', async () => {
     const [a, b] = [await server(), await server()];
     const rr = new McpPoolGroup({ name: 'rr', strategy: 'roundRobin', pools: [makePool(a, { name: 'a' }), makePool(b, { name: 'b' })] });

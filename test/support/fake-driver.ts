@@ -9,6 +9,8 @@ export class FakeSession implements DriverSession {
   closed = false;
   readonly remoteId: string;
   readonly client = undefined;
+  /** This session's close time, over the driver's closeDelayMs. */
+  closeDelayMs: number | undefined;
   /** No tools capability: the core then lists no tools at creation. */
   readonly serverCapabilities = {};
 
@@ -33,11 +35,13 @@ export class FakeSession implements DriverSession {
     this.onDied?.(new Error('fake session died'));
   }
 
+  /** Marks the session closed; `open` counts it as gone only once its (scripted) close time has passed. */
   async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      this.driver.open--;
-    }
+    if (this.closed) return;
+    this.closed = true;
+    const ms = this.closeDelayMs ?? this.driver.closeDelayMs;
+    if (ms > 0) await delay(ms);
+    this.driver.open--;
   }
 }
 
@@ -59,6 +63,8 @@ export class FakeDriver implements SessionDriver {
   down = false;
   createDelayMs = 0;
   pingFails = false;
+  /** How long a session's close takes (a child that is slow to exit). */
+  closeDelayMs = 0;
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     this.attempts++;

@@ -579,3 +579,33 @@ describe('the rate limiter at the seams', () => {
     expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
   });
 });
+
+describe('small seams', () => {
+  it('leaves no listener on the caller’s signal when a call is refused for its headers', async () => {
+    const { getEventListeners } = require('node:events') as typeof import('node:events');
+    const d = new FakeDriver();
+    d.onRequest = async () => ({ content: [] });
+    const pool = track(makePool(d, { minSessions: 1 }));
+    await pool.start();
+    const ac = new AbortController();
+    // On a lease: a pool-level call checks its headers at the borrow already, before any signal is linked.
+    await pool.session(async (lease) => {
+      for (let i = 0; i < 3; i++) {
+        await expect(lease.callTool('x', {}, { signal: ac.signal, headers: { 'mcp-session-id': 'forged' } })).rejects.toBeInstanceOf(McpPoolConfigError);
+      }
+    });
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+  });
+
+  it('waits in shutdown() for partitions it evicted to make room', async () => {
+    const d = new FakeDriver();
+    d.onRequest = async () => ({ content: [] });
+    const pool = track(makePool(d, { minSessions: 0, partitionBy: ['authorization'], maxPartitions: 1 }));
+    await pool.start();
+    await pool.callTool('x', {}, { headers: { authorization: 'Bearer a' } });
+    d.sessions[0]!.closeDelayMs = 300; // a's session is slow to close (a child slow to exit)
+    await pool.callTool('x', {}, { headers: { authorization: 'Bearer b' } }); // evicts a's partition
+    await pool.shutdown();
+    expect(d.open).toBe(0); // a's session too, though its close was slow
+  });
+});
