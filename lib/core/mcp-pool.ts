@@ -895,9 +895,6 @@ export class McpPool {
       sent = true;
       return rec.session.request(method, params, request);
     };
-    // Translated once, wherever it is first seen: the driver's error becomes the library's typed error.
-    const fail = (error: unknown): unknown =>
-      error instanceof McpPoolError ? error : this.translateCallError(rec, method, error, link?.controller.signal, timeoutMs);
     const instrumentation = this.options.instrumentation;
     // The instrumentation sees the typed error (an exporter classifies the library's errors, not an SDK's).
     const call = instrumentation
@@ -906,7 +903,7 @@ export class McpPool {
             try {
               return await send();
             } catch (error) {
-              throw fail(error);
+              throw this.failCall(rec, method, error, link, timeoutMs);
             }
           })
       : send;
@@ -926,7 +923,7 @@ export class McpPool {
     } catch (error) {
       const ms = performance.now() - t0;
       this.metrics.callLatency.record(ms);
-      const translated = fail(error);
+      const translated = this.failCall(rec, method, error, link, timeoutMs);
       if (this.events.has('callCompleted')) {
         this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
@@ -935,6 +932,11 @@ export class McpPool {
       if (sent) rec.requests.delete(request);
       link?.unlink();
     }
+  }
+
+  /** Translated once, wherever it is first seen: the driver's error becomes the library's typed error. */
+  private failCall(rec: SessionRecord, method: string, error: unknown, link: { controller: AbortController } | undefined, timeoutMs: number): unknown {
+    return error instanceof McpPoolError ? error : this.translateCallError(rec, method, error, link?.controller.signal, timeoutMs);
   }
 
   private translateCallError(
@@ -976,24 +978,13 @@ export class McpPool {
 
   private async withRetry<T>(fn: (lease: McpLease) => Promise<T>, opts: PoolCallOptions | undefined, safeToRepeat: () => boolean): Promise<T> {
     this.retryBudget.recordCall(Date.now());
-    const attempt = (): Promise<T> => {
-      if (!this.rateLimiter) return this.session(fn, opts);
-      // Admission comes first, while the caller holds nothing: a call waiting for the limiter must not sit
-      // on a session slot that another call could use. The lease's first request is then already admitted.
-      return this.admit('call', opts?.signal, opts?.acquireTimeoutMs ?? this.options.acquireTimeoutMs).then(() =>
-        this.session((lease) => {
-          lease.prepaid = true;
-          return fn(lease);
-        }, opts),
-      );
-    };
     try {
-      return await attempt();
+      return await (this.rateLimiter ? this.admittedSession(fn, opts) : this.session(fn, opts));
     } catch (error) {
       // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
       if (error instanceof RateLimitedError && error.cause !== LOCAL_LIMIT && this.rateLimiter && this.retryBudget.tryRetry(Date.now())) {
         this.metrics.retryAttempts++;
-        return attempt();
+        return this.admittedSession(fn, opts);
       }
       if (
         !(error instanceof SessionLostError) ||
@@ -1003,8 +994,21 @@ export class McpPool {
         throw error;
       }
       this.metrics.retryAttempts++;
-      return this.session(fn, opts);
+      return this.rateLimiter ? this.admittedSession(fn, opts) : this.session(fn, opts);
     }
+  }
+
+  /**
+   * session(fn) behind the rate limiter: admission comes first, while the caller holds nothing (a call
+   * waiting for the limiter must not sit on a slot another call could use); the lease's first request is
+   * then already admitted.
+   */
+  private async admittedSession<T>(fn: (lease: McpLease) => Promise<T>, opts: PoolCallOptions | undefined): Promise<T> {
+    await this.admit('call', opts?.signal, opts?.acquireTimeoutMs ?? this.options.acquireTimeoutMs);
+    return this.session((lease) => {
+      lease.prepaid = true;
+      return fn(lease);
+    }, opts);
   }
 
   /**
