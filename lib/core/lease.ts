@@ -58,6 +58,8 @@ export class McpLease implements AsyncDisposable {
   tenant: string | undefined;
   /** @internal The rate limiter admitted this lease's next request before the slot was taken. */
   prepaid = false;
+  /** @internal The pool's own lease (warm-up hook, health probe): its requests are not the callers' calls in the metrics. */
+  internal = false;
 
   /** @internal Created by the pool. */
   constructor(

@@ -865,7 +865,8 @@ export class McpPool {
       if (signal.aborted) throw new OperationAbortedError(this.name, method, signal.reason);
       link = linkSignal(signal);
     }
-    this.metrics.calls++;
+    const counted = !lease.internal; // the pool's own requests (warm-up hook, probe) are not callers' calls
+    if (counted) this.metrics.calls++;
     const toolName = method === 'tools/call' ? (params as McpParams<'tools/call'>).name : undefined;
     const context = currentMcpHandlers();
     const handlers: McpCallHandlers | undefined =
@@ -915,14 +916,14 @@ export class McpPool {
       }
       const result = await call();
       const ms = performance.now() - t0;
-      this.metrics.callLatency.record(ms);
+      if (counted) this.metrics.callLatency.record(ms);
       rec.consecutiveTimeouts = 0;
       rec.lastActiveAt = Date.now();
       if (this.events.has('callCompleted')) this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms });
       return result;
     } catch (error) {
       const ms = performance.now() - t0;
-      this.metrics.callLatency.record(ms);
+      if (counted) this.metrics.callLatency.record(ms);
       const translated = this.failCall(rec, method, error, link, timeoutMs);
       if (this.events.has('callCompleted')) {
         this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
@@ -1205,11 +1206,16 @@ export class McpPool {
     // A session is shared: its initialize must not carry the headers of the caller that triggered it.
     const requests = new InFlightRequests();
     const attempt = withoutRequestContext(() => this.driver.create({ signal: ac.signal, timeoutMs, client: this.clientSpec(requests) })).then(async (ds) => {
+      // Until the session joins the pool, its death fails the creation: a child that exits during the
+      // tools listing or the warm-up hook must not be added as a live session.
+      let died: Error | undefined;
+      ds.onDied = (reason) => (died ??= reason);
       try {
         await withoutRequestContext(async () => {
           await this.prepareSession(ds, ac.signal);
           await this.runSessionReadyHook(ds, requests);
         });
+        if (died) throw died;
         return ds;
       } catch (error) {
         await ds.close();
@@ -1273,7 +1279,9 @@ export class McpPool {
    * releasing it does nothing.
    */
   private reservedLease(rec: SessionRecord): McpLease {
-    return new McpLease({ ...this.host, release: () => undefined }, rec, undefined, Date.now());
+    const lease = new McpLease({ ...this.host, release: () => undefined }, rec, undefined, Date.now());
+    lease.internal = true;
+    return lease;
   }
 
   /** The client every session presents; `requests` are the pool's requests in flight on that session. */

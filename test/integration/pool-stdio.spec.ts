@@ -159,3 +159,26 @@ describe('children in process groups of their own', () => {
     await starting;
   });
 });
+
+describe('onSessionReady', () => {
+  it('fails the creation when the child dies during the hook, instead of adding a dead session', async () => {
+    const p = stdioPool({
+      minSessions: 1,
+      maxSessions: 1,
+      failFast: true,
+      onSessionReady: async (lease) => {
+        await lease.callTool('exit', { code: 1, delayMs: 0 }); // answers, then the child exits
+        await new Promise((r) => setTimeout(r, 300)); // the exit lands while the hook still runs
+      },
+    });
+    await expect(p.start()).rejects.toThrow(/could not create an MCP session: the MCP server process exited/);
+  });
+
+  it('does not count the hook’s requests as callers’ calls', async () => {
+    const p = stdioPool({ minSessions: 1, maxSessions: 1, onSessionReady: async (lease) => void (await lease.callTool('echo', { text: 'warm' })) });
+    await p.start();
+    expect(p.metrics.snapshot()).toMatchObject({ calls: 0, sessionsCreated: 1 });
+    await p.callTool('echo', { text: 'mine' });
+    expect(p.metrics.snapshot().calls).toBe(1);
+  });
+});
