@@ -39,6 +39,13 @@ export interface CreateSessionContext {
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
   readonly client: McpClientSpec;
+  /**
+   * Headers every request of this session carries, `initialize` included: the identity of the partition
+   * the session belongs to (undefined for shared sessions). They win over the static headers, the bearer
+   * token and any caller's headers, and go to the MCP endpoint only. Drivers without HTTP requests
+   * (stdio) ignore them: there, a partition is a child process of its own.
+   */
+  readonly identity?: Readonly<Record<string, string>>;
 }
 
 /** Builds the driver of a pool (the entry points register the built-in ones; a user may pass their own). */

@@ -2,7 +2,11 @@ import type { McpTool as Tool } from './mcp-types';
 import type { CircuitState } from './circuit-breaker';
 
 /** Why a session left the pool. */
-export type SessionEndReason = 'died' | 'lost' | 'hung' | 'health' | 'lifetime' | 'idle' | 'resize' | 'shutdown';
+/**
+ * Why a session ended. `rebalance`: an identity partition needed a session while the pool was at
+ * `maxSessions` (a cap over every partition together), so an idle session of another one made room.
+ */
+export type SessionEndReason = 'died' | 'lost' | 'hung' | 'health' | 'lifetime' | 'idle' | 'resize' | 'rebalance' | 'shutdown';
 
 /** The pool's events and their payloads. Payloads never hold tokens or header values. */
 export interface McpPoolEvents {

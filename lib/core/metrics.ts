@@ -19,7 +19,7 @@ export interface PoolGauges {
  */
 export interface McpPoolMetricsSnapshot extends PoolGauges {
   pool: string;
-  /** Identity partitions open (their numbers are included in every other field). */
+  /** Identity partitions open (slices of this pool: their sessions and calls are in every other field). */
   partitions: number;
   borrowCount: number;
   returnCount: number;
@@ -76,52 +76,18 @@ export class PoolMetrics {
   constructor(
     private readonly poolName: string,
     private readonly gauges: () => PoolGauges,
-    /** Metrics of the pool's identity partitions, summed into its snapshot. */
-    private readonly children: () => PoolMetrics[] = () => [],
+    /** How many identity partitions are open (a gauge; their sessions are in every other number). */
+    private readonly partitions: () => number = () => 0,
   ) {}
 
-  /**
-   * The borrow-wait and call-latency histograms, the pool's identity partitions included (as `snapshot()`
-   * sums their counters). Without partitions these are the live histograms, not copies.
-   */
+  /** The live borrow-wait and call-latency histograms (every partition's calls included: they are one pool's). */
   histograms(): { borrowWait: LatencyHistogram; callLatency: LatencyHistogram } {
-    const children = this.children();
-    if (children.length === 0) return { borrowWait: this.borrowWait, callLatency: this.callLatency };
-    const borrowWait = new LatencyHistogram();
-    const callLatency = new LatencyHistogram();
-    borrowWait.add(this.borrowWait);
-    callLatency.add(this.callLatency);
-    for (const child of children) {
-      const h = child.histograms();
-      borrowWait.add(h.borrowWait);
-      callLatency.add(h.callLatency);
-    }
-    return { borrowWait, callLatency };
+    return { borrowWait: this.borrowWait, callLatency: this.callLatency };
   }
 
-  /**
-   * A copy of every counter, gauge and percentile, including the pool's partitions (summed, with their
-   * histograms merged); later changes do not show in it.
-   */
+  /** A copy of every counter, gauge and percentile; later changes do not show in it. */
   snapshot(): McpPoolMetricsSnapshot {
-    const children = this.children();
-    const own = this.ownSnapshot();
-    if (children.length === 0) return own;
-    const { borrowWait, callLatency } = this.histograms();
-    const total = own as unknown as Record<string, unknown>;
-    for (const child of children) {
-      const snap = child.snapshot() as unknown as Record<string, unknown>;
-      for (const [key, value] of Object.entries(snap)) {
-        if (typeof value === 'number' && key !== 'uptimeMs' && typeof total[key] === 'number') total[key] = (total[key] as number) + value;
-      }
-    }
-    const lookups = own.cacheHits + own.cacheMisses;
-    own.cacheHitRate = lookups ? round3(own.cacheHits / lookups) : 0;
-    own.avgBorrowWaitMs = borrowWait.count ? round3(borrowWait.sum / borrowWait.count) : 0;
-    own.borrowWaitMs = borrowWait.summary();
-    own.callLatencyMs = callLatency.summary();
-    own.partitions = children.length;
-    return own;
+    return this.ownSnapshot();
   }
 
   private ownSnapshot(): McpPoolMetricsSnapshot {
@@ -130,7 +96,7 @@ export class PoolMetrics {
     return {
       pool: this.poolName,
       ...g,
-      partitions: 0,
+      partitions: this.partitions(),
       borrowCount: this.borrowCount,
       returnCount: this.returnCount,
       avgBorrowWaitMs: this.borrowWait.count ? round3(this.borrowWait.sum / this.borrowWait.count) : 0,

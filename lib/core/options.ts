@@ -229,6 +229,8 @@ export interface McpCallInfo {
   /** The server's session id (HTTP), if any. */
   sessionId?: string;
   transport: string;
+  /** The identity partition that serves the call (a keyed hash of the identity, never the identity), if any. */
+  partition?: string;
 }
 
 export interface McpPoolInstrumentation {

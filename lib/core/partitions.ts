@@ -41,11 +41,10 @@ export function identityHeadersOf(by: PartitionBy, headers: Readonly<Record<stri
   return out;
 }
 
-/** A partition's sub-pool, as the router needs it. */
+/** A partition, as the table needs it. */
 export interface PartitionPool {
-  /** Leases out plus callers waiting: a partition with none is idle and may be evicted. */
+  /** Leases out, callers waiting or creations under way: a partition with none is idle and may be evicted. */
   readonly busy: boolean;
-  shutdown(): Promise<void>;
 }
 
 /**
@@ -68,7 +67,7 @@ export class PartitionTable<P extends PartitionPool> {
 
   /**
    * The partition for `key`, created with `create` if absent. Returns undefined when the table is full of
-   * busy partitions. `evicted` receives partitions pushed out to make room (the caller shuts them down).
+   * busy partitions. `evicted` receives partitions pushed out to make room (the caller closes their sessions).
    */
   get(key: string, create: () => P, evicted: (pool: P) => void): P | undefined {
     const now = Date.now();
@@ -90,7 +89,7 @@ export class PartitionTable<P extends PartitionPool> {
     return pool;
   }
 
-  /** Removes partitions idle (not busy, unused) for `idleMs`; returns them for shutdown. */
+  /** Removes partitions idle (not busy, unused) for `idleMs`; returns them (the caller closes their sessions). */
   sweep(idleMs: number, now: number): P[] {
     const out: P[] = [];
     for (const [key, e] of this.byKey) {
@@ -102,7 +101,7 @@ export class PartitionTable<P extends PartitionPool> {
     return out;
   }
 
-  /** Empties the table; returns every partition for shutdown. */
+  /** Empties the table; returns every partition. */
   clear(): P[] {
     const out = this.values();
     this.byKey.clear();

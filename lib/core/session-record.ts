@@ -1,5 +1,6 @@
 import type { DriverSession } from './driver';
 import { InFlightRequests } from './server-questions';
+import type { PoolSlice } from './pool-slice';
 
 /**
  * - `ready`: may be lent (if it has a free slot);
@@ -8,6 +9,9 @@ import { InFlightRequests } from './server-questions';
  * - `dead`: evicted or closed; never lent again.
  */
 export type SessionState = 'ready' | 'probing' | 'retiring' | 'dead';
+
+/** Why a healthy session is retired (closed once its last lease returns). */
+export type RetireReason = 'lifetime' | 'idle' | 'resize' | 'rebalance';
 
 let nextId = 1;
 
@@ -28,7 +32,7 @@ export class SessionRecord {
   /** When the next health probe is due (jittered). */
   nextProbeAt = 0;
   /** Why a retirement was decided (reported when the session is finally closed). */
-  endReason: 'lifetime' | 'idle' | 'resize' | undefined;
+  endReason: RetireReason | undefined;
   /** Closed by shutdown (its pending calls then fail with PoolClosedError, not SessionLostError). */
   closedByShutdown = false;
   /** Index in the slot index's bucket; -1 when not in any. Owned by SlotIndex. */
@@ -36,6 +40,8 @@ export class SessionRecord {
   slotBucket = -1;
 
   constructor(
+    /** The identity slice the session belongs to (the shared sessions are a slice too). */
+    readonly slice: PoolSlice,
     readonly session: DriverSession,
     readonly createdAt: number,
     /** Retire after this instant (Infinity when lifetime recycling is off). */

@@ -19,6 +19,9 @@ export class WaiterQueue<T> {
   private tail?: Waiter<T>;
   private count = 0;
 
+  /** @param total a count shared by several queues (a pool's slices), kept in step with this one's size. */
+  constructor(private readonly total?: { waiting: number }) {}
+
   get size(): number {
     return this.count;
   }
@@ -35,6 +38,7 @@ export class WaiterQueue<T> {
     else this.head = w;
     this.tail = w;
     this.count++;
+    if (this.total) this.total.waiting++;
   }
 
   /** Removes and returns the oldest waiter. */
@@ -54,6 +58,7 @@ export class WaiterQueue<T> {
     else this.tail = w.prev;
     w.prev = w.next = undefined;
     this.count--;
+    if (this.total) this.total.waiting--;
     w.cleanup?.();
     w.cleanup = undefined;
     return true;

@@ -92,10 +92,10 @@ export function openTelemetryInstrumentation(opts: McpTracingOptions = {}): McpP
   return {
     wrapCall<T>(info: McpCallInfo, fn: () => Promise<T>): Promise<T> {
       const tracer = (opts.tracerProvider ?? trace.getTracerProvider()).getTracer(INSTRUMENTATION_SCOPE);
-      const { pool, partition } = splitPoolName(info.pool);
-      const common = commonAttributes(info, pool);
+      const common = commonAttributes(info, info.pool);
       const attributes: Attributes = { ...common };
-      if (partition) attributes[ATTR_POOL_PARTITION] = partition;
+      // The partition (a keyed hash) goes on the span only, never on metrics (cardinality).
+      if (info.partition) attributes[ATTR_POOL_PARTITION] = info.partition;
       if (recordSessionId && info.sessionId) attributes[ATTR_MCP_SESSION_ID] = info.sessionId;
       const parent = context.active();
       const span = tracer.startSpan(spanName(info), { kind: SpanKind.CLIENT, attributes }, parent);
@@ -154,15 +154,6 @@ export function openTelemetryInstrumentation(opts: McpTracingOptions = {}): McpP
 /** `{mcp.method.name} {target}`: the tool's name for tool calls, else the method alone. */
 function spanName(info: McpCallInfo): string {
   return info.toolName ? `${info.method} ${info.toolName}` : info.method;
-}
-
-/**
- * A call on an identity partition reports the partition's sub-pool, named `<pool>/<16 hex digits>`: the
- * pool is the registered one, the digits (a hash of the identity) stay off the metrics.
- */
-function splitPoolName(name: string): { pool: string; partition?: string } {
-  const m = /^(.+)\/([0-9a-f]{16})$/.exec(name);
-  return m ? { pool: m[1]!, partition: m[2]! } : { pool: name };
 }
 
 /** Attributes of a request's span and duration metric (low cardinality: no session id, no partition). */

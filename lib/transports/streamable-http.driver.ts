@@ -86,8 +86,11 @@ export class StreamableHttpDriver implements SessionDriver {
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     const watch = new LostResponseWatch();
+    // A partition's session carries its identity on every request (initialize included), over the pool's
+    // bearer token and any caller's headers: its own fetch applies it last.
+    const identity = ctx.identity && Object.keys(ctx.identity).length ? ctx.identity : undefined;
     const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
-      fetch: watch.wrapFetch(this.fetch),
+      fetch: watch.wrapFetch(identity ? this.contextFetch(identity) : this.fetch),
       authProvider: this.authProvider,
       requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: { ...this.opts.headers } } : undefined,
     });
@@ -197,9 +200,11 @@ export class StreamableHttpDriver implements SessionDriver {
     return { kind: 'call' };
   }
 
-  private contextFetch(): FetchLike {
+  /** The fetch of every session: the caller's headers per request; `identity` (a partition's) over everything. */
+  private contextFetch(identity?: Readonly<Record<string, string>>): FetchLike {
     const base: FetchLike = linkedSignalFetch(this.opts.fetch ?? ((url, init) => fetch(url, init)));
-    const auth = this.opts.auth;
+    // The identity's own credential replaces the pool's bearer token (a partition by authorization).
+    const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
     const noteRetryAfter = (response: Response): Response => {
       if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {
         const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(response);
@@ -224,12 +229,14 @@ export class StreamableHttpDriver implements SessionDriver {
       // directly carries those of the caller's context.
       const origin = currentOrigin();
       const perRequest = origin ? origin.headers : currentMcpHeaders();
-      if (!perRequest && auth === undefined) return noteRetryAfter(await endpointFetch(url, init));
-      // Precedence: static headers (already in init, via requestInit) < auth < per-request headers.
+      if (!perRequest && auth === undefined && !identity) return noteRetryAfter(await endpointFetch(url, init));
+      // Precedence: static headers (already in init, via requestInit) < auth < per-request headers < the
+      // session's identity.
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
       // Context headers can come from anyone's runWithMcpHeaders(): protocol headers stay the transport's.
       if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers.set(name, perRequest[name]!);
+      if (identity) for (const name of Object.keys(identity)) if (!PROTOCOL_HEADERS.has(name)) headers.set(name, identity[name]!);
       return noteRetryAfter(await endpointFetch(url, { ...init, headers }));
     };
   }

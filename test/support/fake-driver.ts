@@ -14,7 +14,12 @@ export class FakeSession implements DriverSession {
   /** No tools capability: the core then lists no tools at creation. */
   readonly serverCapabilities = {};
 
-  constructor(readonly index: number, private readonly driver: FakeDriver) {
+  constructor(
+    readonly index: number,
+    private readonly driver: FakeDriver,
+    /** The identity headers the core asked this session to carry (a partition's). */
+    readonly identity?: Readonly<Record<string, string>>,
+  ) {
     this.remoteId = `fake-${index}`;
   }
 
@@ -56,6 +61,8 @@ export class FakeDriver implements SessionDriver {
   attempts = 0;
   inFlightCreates = 0;
   maxInFlightCreates = 0;
+  /** The most sessions open and being created at once (what maxSessions caps). */
+  maxHeld = 0;
   readonly sessions: FakeSession[] = [];
   /** Fail this many of the next creations. */
   failNext = 0;
@@ -69,6 +76,7 @@ export class FakeDriver implements SessionDriver {
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     this.attempts++;
     this.inFlightCreates++;
+    this.maxHeld = Math.max(this.maxHeld, this.open + this.inFlightCreates);
     this.maxInFlightCreates = Math.max(this.maxInFlightCreates, this.inFlightCreates);
     try {
       if (this.createDelayMs > 0) await delay(this.createDelayMs, ctx.signal);
@@ -77,7 +85,7 @@ export class FakeDriver implements SessionDriver {
         if (this.failNext > 0) this.failNext--;
         throw new Error('connect ECONNREFUSED (fake)');
       }
-      const s = new FakeSession(this.sessions.length, this);
+      const s = new FakeSession(this.sessions.length, this, ctx.identity);
       this.sessions.push(s);
       this.open++;
       this.maxOpen = Math.max(this.maxOpen, this.open);

@@ -5,6 +5,7 @@ import { RetryBudget } from '../../lib/core/retry-budget';
 import { SessionRecord, SlotIndex } from '../../lib/core/session-record';
 import { WaiterQueue, type Waiter } from '../../lib/core/waiter-queue';
 import type { DriverSession } from '../../lib/core/driver';
+import type { PoolSlice } from '../../lib/core/pool-slice';
 
 function waiter(label: string, log: string[]): Waiter<string> {
   return { resolve: () => undefined, reject: () => undefined, enqueuedAt: 0, queued: false, cleanup: () => log.push(`cleanup ${label}`) };
@@ -39,7 +40,8 @@ describe('WaiterQueue', () => {
 
 describe('SlotIndex', () => {
   const session = {} as DriverSession;
-  const rec = () => new SessionRecord(session, 0, Infinity);
+  const slice = {} as PoolSlice; // the index never looks at the record's slice
+  const rec = () => new SessionRecord(slice, session, 0, Infinity);
 
   it('picks the least-loaded session, most recently returned first among equals', () => {
     const idx = new SlotIndex(3);

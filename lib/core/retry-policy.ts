@@ -1,0 +1,82 @@
+import { withoutRequestContext } from '../context/request-context';
+import type { AcquireOptions } from './borrower';
+import { LOCAL_LIMIT } from './call-pipeline';
+import { CallTimeoutError, RateLimitedError, SessionLostError } from './errors';
+import type { CallOptions, McpLease } from './lease';
+import type { PoolContext } from './pool-context';
+import type { PoolSlice } from './pool-slice';
+
+/** Options of a pool-level call: the borrow and the request. */
+export interface PoolCallOptions extends CallOptions {
+  acquireTimeoutMs?: number;
+  affinityKey?: string;
+}
+
+/**
+ * When a pool-level call goes once more, on a fresh borrow: a session lost when the call certainly did not
+ * run, or when it may have but is safe to repeat (read-only or idempotent); a server's 429 once the pause
+ * it asked for is over. Every retry draws on the pool's one retry budget, so a flapping server is not
+ * hammered. With a rate limiter, admission comes before the slot is taken.
+ */
+export class RetryPolicy {
+  constructor(private readonly ctx: PoolContext) {}
+
+  async withRetry<T>(slice: PoolSlice, fn: (lease: McpLease) => Promise<T>, opts: PoolCallOptions | undefined, safeToRepeat: () => boolean): Promise<T> {
+    const ctx = this.ctx;
+    ctx.retryBudget.recordCall(Date.now());
+    const headers = opts?.headers ? ctx.pipeline.checkHeaders(opts.headers) : undefined;
+    try {
+      return await this.once(slice, fn, opts, headers);
+    } catch (error) {
+      // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
+      if (error instanceof RateLimitedError && error.cause !== LOCAL_LIMIT && ctx.rateLimiter && ctx.retryBudget.tryRetry(Date.now())) {
+        ctx.metrics.retryAttempts++;
+        return this.once(slice, fn, opts, headers);
+      }
+      if (!(error instanceof SessionLostError) || (error.mayHaveRun && !safeToRepeat()) || !ctx.retryBudget.tryRetry(Date.now())) {
+        throw error;
+      }
+      ctx.metrics.retryAttempts++;
+      return this.once(slice, fn, opts, headers);
+    }
+  }
+
+  /**
+   * One list walk the pool makes for itself (a cache miss shared by every caller that joins it): outside
+   * every caller's async context (no caller's headers), with no caller's signal, under one deadline of
+   * `callTimeoutMs` for every page together; a retry on a fresh session if a session is lost under it.
+   */
+  walkAsPool<T>(slice: PoolSlice, method: string, walk: (lease: McpLease, options: CallOptions) => Promise<T>): Promise<T> {
+    const ctx = this.ctx;
+    return withoutRequestContext(() => {
+      const ms = ctx.options.callTimeoutMs;
+      const deadline = new AbortController();
+      const timer = setTimeout(() => deadline.abort(new CallTimeoutError(ctx.name, `${method} (every page)`, ms)), ms);
+      return this.withRetry(slice, (l) => walk(l, { signal: deadline.signal, timeoutMs: ms }), { signal: deadline.signal }, () => true)
+        .catch((error: unknown) => {
+          throw deadline.signal.aborted ? deadline.signal.reason : error;
+        })
+        .finally(() => clearTimeout(timer));
+    });
+  }
+
+  /**
+   * One borrow and `fn` on it. Behind the rate limiter, admission comes first, while the caller holds
+   * nothing (a call waiting for the limiter must not sit on a slot another call could use); the lease's
+   * first request is then already admitted.
+   */
+  private async once<T>(slice: PoolSlice, fn: (lease: McpLease) => Promise<T>, opts: (PoolCallOptions & AcquireOptions) | undefined, headers: Record<string, string> | undefined): Promise<T> {
+    const ctx = this.ctx;
+    if (!ctx.rateLimiter) return ctx.borrower.session(slice, fn, opts, headers);
+    await ctx.pipeline.admit('call', opts?.signal, opts?.acquireTimeoutMs ?? ctx.options.acquireTimeoutMs);
+    return ctx.borrower.session(
+      slice,
+      (lease) => {
+        lease.prepaid = true;
+        return fn(lease);
+      },
+      opts,
+      headers,
+    );
+  }
+}
