@@ -352,8 +352,8 @@ export class Capacity {
     ctx.metrics.sessionsDestroyed++;
     if (FAILURES.has(reason)) {
       this.replacementsDue++;
-      // A rebuilt session may see another server (restarted, upgraded): cached lists are stale.
-      slice.catalog.invalidate();
+      // A rebuilt session may see another server (restarted, upgraded): every identity's cached lists are stale.
+      for (const s of ctx.router.slices()) s.catalog.invalidate();
       ctx.log('warn', `session evicted (${reason}): ${errorMessage(error)}`);
     }
     ctx.events.emit('sessionDestroyed', { pool: ctx.name, sessionId: rec.id, reason, ...(error !== undefined ? { error } : {}) });
