@@ -18,7 +18,9 @@ class SearchService {
 }
 
 function appModule(pools: string[]) {
-  const common = { minSessions: 1, maxSessions: 2, healthCheckIntervalMs: 0, acquireTimeoutMs: 300, connectTimeoutMs: 300, failureThreshold: 1, recoveryTimeoutMs: 60_000 };
+  // Generous deadlines: a stopped server refuses connections at once (failureThreshold 1 opens the circuit on
+  // the first refusal), so nothing here waits them out; short ones only made a busy CI machine fail the warm-up.
+  const common = { minSessions: 1, maxSessions: 2, healthCheckIntervalMs: 0, acquireTimeoutMs: 5000, connectTimeoutMs: 5000, failureThreshold: 1, recoveryTimeoutMs: 60_000 };
   @Module({
     imports: [
       TerminusModule.forRoot({ logger: false }),
@@ -51,7 +53,7 @@ it('injects the group, fails over when the primary dies, and reports the group d
   await a.stop();
   await group.callTool('lookup', { key: 'two' });
   expect(b.recorder.count('lookup')).toBe(1);
-  const report = await health.isGroupHealthy('search', { group: 'replicas', timeoutMs: 300 });
+  const report = await health.isGroupHealthy('search', { group: 'replicas', timeoutMs: 5000 });
   expect(report).toMatchObject({ search: { status: 'up', degraded: true } });
 });
 

@@ -223,12 +223,13 @@ describe('auth', () => {
   it('sends a rotated token from a provider on the same warm session, calling the provider once per TTL', async () => {
     let current = 'token-1';
     let calls = 0;
-    const p = makePool({ maxSessions: 1, authCacheTtlMs: 100, auth: async () => (calls++, current) });
+    // A TTL long enough that the five calls below fit in it on a busy machine.
+    const p = makePool({ maxSessions: 1, authCacheTtlMs: 1500, auth: async () => (calls++, current) });
     await p.start();
     const first = await whoami(p);
     current = 'token-2';
     for (let i = 0; i < 5; i++) await whoami(p);
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 1600));
     const rotated = await whoami(p);
     expect(first.headers.authorization).toBe('Bearer token-1');
     expect(rotated.headers.authorization).toBe('Bearer token-2');
