@@ -1,6 +1,7 @@
 /**
- * One identity's credential state (the shared sessions' or a partition's): a refusal for one identity
- * blocks only that identity's creations, never another's.
+ * One identity's standing with the server (the shared sessions' or a partition's): a refusal of one
+ * identity — its credentials, or an error the server answered its initialize with — blocks only that
+ * identity's creations, never another's, until its next caller asks again.
  */
 export class AuthGate {
   /** An auth failure at creation stops background creation until a caller asks again. */
@@ -13,7 +14,7 @@ export class AuthGate {
   /** The last creation error of this identity since its last success (auth refusals included). */
   lastFailure: unknown;
 
-  /** The server refused this identity's credentials while creating a session. */
+  /** The server refused this identity (its credentials, or its initialize) while creating a session. */
   refused(error: unknown, waitsForUser: boolean): void {
     this.blocked = true;
     this.lastFailure = error;

@@ -1,6 +1,6 @@
 import { withoutRequestContext } from '../context/request-context';
 import type { DriverSession } from './driver';
-import { McpAuthError, McpAuthorizationRequiredError, PoolUnavailableError, errorMessage } from './errors';
+import { McpAuthError, McpAuthorizationRequiredError, PoolUnavailableError, SessionCreateError, errorMessage } from './errors';
 import type { ErrorVerdict } from './driver';
 import type { SessionEndReason } from './events';
 import { McpLease } from './lease';
@@ -47,7 +47,9 @@ export class Capacity {
   /**
    * Starts the creations `slice` needs now: enough for its `minSessions`, plus one per waiter that neither
    * a free slot nor a creation under way will serve. While creations fail, at most one runs at a time in
-   * the whole pool, spaced by backoff; an open circuit runs none until its probe is due.
+   * the whole pool, spaced by backoff; an open circuit runs none until its probe is due. Room under
+   * `maxSessions` is decided last, so a session is never closed to make room for a creation that then
+   * does not start.
    */
   ensure(slice: PoolSlice): void {
     const ctx = this.ctx;
@@ -57,8 +59,8 @@ export class Capacity {
     const outer = !this.ensuring;
     this.ensuring = true;
     try {
-      let wanted = this.wanted(slice);
-      if (wanted <= 0) return;
+      const need = this.need(slice);
+      if (need.total <= 0) return;
       const now = Date.now();
       const circuit = ctx.circuit.poll(now);
       if (circuit === 'open') {
@@ -67,6 +69,7 @@ export class Capacity {
         return;
       }
       if (slice.auth.blocked) return;
+      let wanted = need.total;
       // Slow start: with no live session there is no proof the endpoint works, so one creation runs
       // first and the rest follow once it succeeds. While creations fail they stay one at a time, spaced
       // by backoff, however many callers wait.
@@ -82,6 +85,13 @@ export class Capacity {
         }
         wanted = 1;
       }
+      const room = this.room(slice, need);
+      if (room <= 0) {
+        // Served first when room appears; a slice that may not take room is still told when some frees up.
+        (this.mayTakeRoom(slice, need) ? this.needRoom : this.deferred).add(slice);
+        return;
+      }
+      wanted = Math.min(wanted, room);
       for (let i = 0; i < wanted; i++) this.startCreation(slice);
     } finally {
       if (outer) this.ensuring = false;
@@ -99,29 +109,46 @@ export class Capacity {
     for (const slice of this.ctx.router.slices()) this.ensure(slice);
   }
 
-  private wanted(slice: PoolSlice): number {
-    const o = this.ctx.options;
-    const t = this.ctx.totals;
+  /** How many sessions `slice` wants now, within its own cap (the pool's cap is {@link room}). */
+  private need(slice: PoolSlice): { total: number; forMin: number; forWaiters: number } {
+    const k = this.ctx.options.maxConcurrentPerSession;
     const s = slice.store;
     const forMin = slice.minSessions - s.live - s.creating;
-    const unserved = slice.waiters.size - s.slots.freeSlots - s.creating * o.maxConcurrentPerSession;
-    const forWaiters = unserved > 0 ? Math.ceil(unserved / o.maxConcurrentPerSession) : 0;
-    const want = Math.max(forMin, forWaiters);
-    if (want <= 0) return 0;
+    const unserved = slice.waiters.size - s.slots.freeSlots - s.creating * k;
+    const forWaiters = unserved > 0 ? Math.ceil(unserved / k) : 0;
     const own = slice.maxSessions - s.records.size - s.creating;
-    if (own <= 0) return 0;
-    let room = o.maxSessions - t.records - t.creating;
-    if (room <= 0 && forWaiters > 0 && this.makeRoom(slice)) room = o.maxSessions - t.records - t.creating;
-    if (room <= 0) {
-      if (forWaiters > 0) this.needRoom.add(slice);
-      return 0;
-    }
-    return Math.min(own, room, want);
+    return { total: Math.min(own, Math.max(forMin, forWaiters)), forMin, forWaiters };
   }
 
   /**
-   * The pool is at `maxSessions` and `slice` has callers waiting: retires the longest-idle session of
-   * another slice that can spare it (no waiters, above its minimum). Returns whether one was closed.
+   * Room under `maxSessions` for `slice`. A partition leaves the shared sessions' missing minimum free
+   * (minSessions are a reservation). At the cap, a slice that may take room (below) gets it from another
+   * slice's longest-idle spare session.
+   */
+  private room(slice: PoolSlice, need: { forMin: number; forWaiters: number }): number {
+    const t = this.ctx.totals;
+    const max = this.ctx.options.maxSessions;
+    const shared = this.ctx.router.shared;
+    const reserve = slice === shared ? 0 : Math.max(0, shared.minSessions - shared.store.live - shared.store.creating);
+    const room = () => max - t.records - t.creating - reserve;
+    if (room() <= 0 && this.mayTakeRoom(slice, need)) this.makeRoom(slice);
+    return room();
+  }
+
+  /**
+   * Who may close another identity's idle session to get one: the shared sessions below their minimum,
+   * and an identity with callers waiting and no session at all. An identity that has a session waits for
+   * it (taking room whenever it is busy for a moment would make two identities close each other's warm
+   * sessions in turn).
+   */
+  private mayTakeRoom(slice: PoolSlice, need: { forMin: number; forWaiters: number }): boolean {
+    if (slice === this.ctx.router.shared && need.forMin > 0) return true;
+    return need.forWaiters > 0 && slice.store.live === 0 && slice.store.creating === 0;
+  }
+
+  /**
+   * Retires the longest-idle session of another slice that can spare it (no waiters, above its minimum).
+   * Returns whether one was closed.
    */
   private makeRoom(slice: PoolSlice): boolean {
     let victim: SessionRecord | undefined;
@@ -134,11 +161,16 @@ export class Capacity {
     return victim !== undefined && this.retire(victim, 'rebalance');
   }
 
-  /** A session just became idle: if another slice waits for room, it goes to that slice. */
+  /** A session just became idle: if another slice still waits for room, it goes to that slice. */
   offerIdle(rec: SessionRecord): void {
     if (this.needRoom.size === 0) return;
+    // Entries go stale: the waiter was served by its own slice, timed out, or left.
+    for (const s of this.needRoom) {
+      const need = this.need(s);
+      if (s.closed || need.total <= 0 || !this.mayTakeRoom(s, need)) this.needRoom.delete(s);
+    }
     const slice = rec.slice;
-    if (!slice.waiters.isEmpty || slice.store.live <= slice.minSessions) return;
+    if (this.needRoom.size === 0 || !slice.waiters.isEmpty || slice.store.live <= slice.minSessions) return;
     if (this.needRoom.size === 1 && this.needRoom.has(slice)) return;
     this.retire(rec, 'rebalance');
   }
@@ -181,7 +213,8 @@ export class Capacity {
         if (died) throw died;
         return ds;
       } catch (error) {
-        await ds.close();
+        // Outside every caller's context: whoever triggered this creation, its close carries nobody's headers.
+        await withoutRequestContext(() => ds.close());
         throw error;
       }
     });
@@ -285,7 +318,8 @@ export class Capacity {
       ctx.metrics.reconnectCount++;
     }
     ctx.circuit.onSuccess();
-    ctx.lastCreateFailure = undefined;
+    // The endpoint works: its failure is over. One identity's refusal stays the shared sessions' until they succeed.
+    if (slice === ctx.router.shared || !(ctx.lastCreateFailure instanceof McpAuthError)) ctx.lastCreateFailure = undefined;
     slice.auth.created();
     ctx.log('debug', `session created in ${now - started} ms (${ctx.totals.records} sessions)`);
     ctx.events.emit('sessionCreated', { pool: ctx.name, sessionId: rec.id, durationMs: now - started });
@@ -306,10 +340,21 @@ export class Capacity {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // this identity's waiters now; its next caller tries again. Other identities are not affected.
       const refusal = authError(ctx.name, verdict, error);
-      ctx.lastCreateFailure = refusal;
+      if (slice === ctx.router.shared) ctx.lastCreateFailure = refusal;
       slice.auth.refused(refusal, verdict.authorizationRequired === true && ctx.options.authProvider !== undefined);
       ctx.log('warn', `session creation was refused by the server (HTTP ${verdict.status ?? '401'})`);
       if (slice.store.records.size === 0) for (const w of slice.waiters.drain()) w.reject(authError(ctx.name, verdict, error));
+      this.ensureDeferred();
+      return;
+    }
+    if (slice !== ctx.router.shared && verdict.kind === 'call' && (verdict.status !== undefined || verdict.rpc !== undefined)) {
+      // The server answered one identity's initialize with an error (a status or a JSON-RPC error): that
+      // identity is refused, not the endpoint down — it does not count toward the circuit or put every
+      // identity into backoff. Like an auth refusal: its waiters hear now, its next caller tries again.
+      slice.auth.refused(error, false);
+      ctx.log('warn', `the server refused a session for one identity partition: ${errorMessage(error)}`);
+      ctx.events.emit('sessionCreateFailed', { pool: ctx.name, error, consecutiveFailures: ctx.circuit.consecutiveFailures });
+      if (slice.store.records.size === 0) for (const w of slice.waiters.drain()) w.reject(new SessionCreateError(ctx.name, error));
       this.ensureDeferred();
       return;
     }

@@ -12,8 +12,8 @@ export interface McpPoolHealth extends PoolStateSummary {
 }
 
 /**
- * Whether the pool can serve, for health endpoints. Never throws. `up` when a live shared session answers
- * a ping (an idle one is borrowed for it; busy sessions count as serving) or one can be created within
+ * Whether the pool can serve, for health endpoints. Never throws. `up` when a live session answers a ping
+ * (an idle one of any identity is borrowed for it; busy sessions count as serving) or one can be created within
  * `timeoutMs`; `degraded` when up but below `minSessions`; `down` when shutting down, draining, closed, the
  * circuit is open with no session, or no session answers in time. Runs outside every caller's context
  * (the facade sees to that): a health check carries nobody's headers.
@@ -40,7 +40,11 @@ export async function checkHealth(ctx: PoolContext, timeoutMs: number): Promise<
   // fresh session tells a restarted server from a dead one.
   for (let attempt = 0; ; attempt++) {
     try {
-      let lease = ctx.borrower.tryAcquire(shared, undefined);
+      // An idle session of any identity proves the endpoint (a partition's is pinged with its own identity);
+      // borrowing only from the shared sessions would, on a full pool, close an identity's idle session to
+      // make room for a shared one, and that identity's next call would close it again.
+      let lease = null;
+      for (const slice of ctx.router.slices()) if ((lease = ctx.borrower.tryAcquire(slice, undefined))) break;
       if (!lease) {
         if (ctx.totals.leased > 0) return serving(); // sessions are busy serving calls: alive
         const got = ctx.borrower.acquireNow(shared, { acquireTimeoutMs: Math.max(1, deadline - Date.now()) }, undefined);

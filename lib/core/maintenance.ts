@@ -78,6 +78,7 @@ export class Maintenance {
         rec.lastActiveAt = now;
         rec.nextProbeAt = now + healthCheckIntervalMs * (1 - Math.random() * PROBE_JITTER);
         ctx.borrower.dispatch(rec.slice);
+        if (rec.inFlight === 0) ctx.capacity.offerIdle(rec); // another identity may be waiting for room
       },
       (error: unknown) => {
         if (rec.state !== 'probing') return;

@@ -146,16 +146,18 @@ export class McpPool {
     ctx.setLifecycle('starting');
     this.startPromise = (async () => {
       ctx.maintenance.start();
-      ctx.capacity.ensure(ctx.router.shared);
-      // Warm-up is a chain (one creation first, then the rest): wait for it until it completes or fails.
-      while (ctx.capacity.creations.size > 0 && ctx.lifecycle === 'starting') {
+      const shared = ctx.router.shared;
+      ctx.capacity.ensure(shared);
+      // Warm-up is a chain (one creation first, then the rest): wait for the shared sessions' until they
+      // are up or failing. An identity partition's failure at the same time is that identity's, not the warm-up's.
+      while (shared.store.creating > 0 && ctx.lifecycle === 'starting') {
         await Promise.allSettled([...ctx.capacity.creations]);
-        if (ctx.circuit.failing) break;
+        if (ctx.circuit.failing || shared.auth.lastFailure !== undefined) break;
       }
       if (ctx.lifecycle !== 'starting') return; // shut down meanwhile
       ctx.setLifecycle('running');
-      if (this.options.failFast && ctx.router.shared.store.records.size < this.options.minSessions) {
-        const cause = ctx.lastCreateFailure;
+      if (this.options.failFast && shared.store.records.size < this.options.minSessions) {
+        const cause = shared.auth.lastFailure ?? ctx.lastCreateFailure;
         await this.shutdown();
         throw new SessionCreateError(this.name, cause);
       }

@@ -400,6 +400,17 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     merged.minSessions > merged.maxSessions
   )
     issues.push({ field: 'maxSessions', message: 'must be >= minSessions' });
+  else if (
+    merged.partitionBy !== undefined &&
+    typeof merged.minSessions === 'number' &&
+    typeof merged.maxSessions === 'number' &&
+    merged.minSessions === merged.maxSessions
+  )
+    issues.push({
+      field: 'maxSessions',
+      message:
+        'must be > minSessions with partitionBy: maxSessions caps the shared sessions and every partition together, and minSessions of it are kept for the shared sessions, so no identity would ever get a session',
+    });
   if (
     typeof merged.retryBaseDelayMs === 'number' &&
     typeof merged.retryMaxDelayMs === 'number' &&

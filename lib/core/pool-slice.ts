@@ -16,6 +16,8 @@ export class PoolSlice {
   readonly auth = new AuthGate();
   /** Pushed out of the partition table: it creates nothing more and its sessions are closed. */
   closed = false;
+  /** Pool-level calls routed here and not settled yet (they may hold nothing right now: admission, a retry). */
+  users = 0;
 
   constructor(
     /** The partition key (an HMAC of the identity, see partitions.ts); undefined for the shared sessions. */
@@ -39,8 +41,8 @@ export class PoolSlice {
     return this.key === undefined ? this.options.maxSessions : Math.min(this.options.maxSessionsPerPartition, this.options.maxSessions);
   }
 
-  /** Leases out, callers waiting or sessions being created: a partition with none may be pushed out. */
+  /** Calls running, leases out, callers waiting or sessions being created: a partition with none may be pushed out. */
   get busy(): boolean {
-    return this.store.leased > 0 || !this.waiters.isEmpty || this.store.creating > 0;
+    return this.users > 0 || this.store.leased > 0 || !this.waiters.isEmpty || this.store.creating > 0;
   }
 }

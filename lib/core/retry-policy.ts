@@ -25,6 +25,10 @@ export class RetryPolicy {
     const ctx = this.ctx;
     ctx.retryBudget.recordCall(Date.now());
     const headers = opts?.headers ? ctx.pipeline.checkHeaders(opts.headers) : undefined;
+    // The call counts as using its slice for its whole run, not only while it holds a lease or waits in the
+    // queue: a partition whose caller sits in the rate limiter (or between a failure and its retry) holds
+    // nothing, and must not be pushed out of the table under it.
+    slice.users++;
     try {
       return await this.once(slice, fn, opts, headers);
     } catch (error) {
@@ -38,6 +42,8 @@ export class RetryPolicy {
       }
       ctx.metrics.retryAttempts++;
       return this.once(slice, fn, opts, headers);
+    } finally {
+      slice.users--;
     }
   }
 

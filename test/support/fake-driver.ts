@@ -3,6 +3,14 @@
 import { sleep as delay } from '../../lib/core/rate-limiter';
 import type { CreateSessionContext, DriverRequestOptions, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
 import type { McpMethod, McpParams, McpResult } from '../../lib/core/mcp-types';
+import { currentMcpHeaders } from '../../lib/context/request-context';
+
+/** A creation the fake refuses with a scripted verdict (see FakeDriver.refuse). */
+export class FakeRefusal extends Error {
+  constructor(readonly verdict: ErrorVerdict) {
+    super(`the fake server refused the session (${verdict.kind})`);
+  }
+}
 
 export class FakeSession implements DriverSession {
   onDied?: (reason: Error) => void;
@@ -44,6 +52,8 @@ export class FakeSession implements DriverSession {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // What an HTTP driver's fetch would put on the DELETE: a close must run outside every caller's context.
+    this.driver.closeContexts.push(currentMcpHeaders());
     const ms = this.closeDelayMs ?? this.driver.closeDelayMs;
     if (ms > 0) await delay(ms);
     this.driver.open--;
@@ -72,6 +82,10 @@ export class FakeDriver implements SessionDriver {
   pingFails = false;
   /** How long a session's close takes (a child that is slow to exit). */
   closeDelayMs = 0;
+  /** The request context each close ran in (undefined: none). */
+  readonly closeContexts: Array<Readonly<Record<string, string>> | undefined> = [];
+  /** Refuses creations for some identities with the verdict it returns (undefined: accept). */
+  refuse?: (identity: Readonly<Record<string, string>> | undefined) => ErrorVerdict | undefined;
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     this.attempts++;
@@ -81,6 +95,8 @@ export class FakeDriver implements SessionDriver {
     try {
       if (this.createDelayMs > 0) await delay(this.createDelayMs, ctx.signal);
       ctx.signal.throwIfAborted();
+      const refusal = this.refuse?.(ctx.identity);
+      if (refusal) throw new FakeRefusal(refusal);
       if (this.down || this.failNext > 0) {
         if (this.failNext > 0) this.failNext--;
         throw new Error('connect ECONNREFUSED (fake)');
@@ -96,6 +112,7 @@ export class FakeDriver implements SessionDriver {
   }
 
   classify(error: unknown): ErrorVerdict {
+    if (error instanceof FakeRefusal) return error.verdict;
     return error instanceof Error && /died|Not connected/.test(error.message)
       ? { kind: 'session-fatal', mayHaveRun: true }
       : { kind: 'call' };
