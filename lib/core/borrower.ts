@@ -36,8 +36,14 @@ export interface AcquireOptions {
 export class Borrower {
   /** Leases held per tenant (tenantLimit). */
   private readonly tenants = new Map<string, number>();
+  // Read once: these options never change after construction (resize changes only min/maxSessions).
+  private readonly tenantLimited: boolean;
+  private readonly leakThresholdMs: number;
 
-  constructor(private readonly ctx: PoolContext) {}
+  constructor(private readonly ctx: PoolContext) {
+    this.tenantLimited = ctx.options.tenantLimit !== undefined;
+    this.leakThresholdMs = ctx.options.leakDetectionThresholdMs;
+  }
 
   /**
    * A lease at once when a slot is free (no promise: the hot path of pool-level calls saves a microtask
@@ -45,7 +51,7 @@ export class Borrower {
    * `headers` are already checked.
    */
   acquireNow(slice: PoolSlice, opts: AcquireOptions | undefined, headers: Record<string, string> | undefined): McpLease | Promise<McpLease> {
-    const tenant = this.ctx.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
+    const tenant = this.tenantLimited ? this.takeTenantSlot(headers) : undefined;
     const now = Date.now();
     let rec: SessionRecord | undefined;
     try {
@@ -73,7 +79,7 @@ export class Borrower {
 
   /** A lease at once, or null when no slot is free right now (never waits on creation). */
   tryAcquire(slice: PoolSlice, headers: Record<string, string> | undefined): McpLease | null {
-    const tenant = this.ctx.options.tenantLimit ? this.takeTenantSlot(headers) : undefined;
+    const tenant = this.tenantLimited ? this.takeTenantSlot(headers) : undefined;
     const now = Date.now();
     let rec: SessionRecord | undefined;
     try {
@@ -122,22 +128,22 @@ export class Borrower {
   release(lease: McpLease): void {
     const ctx = this.ctx;
     lease.onRelease?.();
-    this.releaseTenantSlot(lease.tenant);
+    if (lease.tenant !== undefined) this.releaseTenantSlot(lease.tenant);
     const rec = lease.record;
     const slice = rec.slice;
     if (ctx.events.has('return')) ctx.events.emit('return', { pool: ctx.name, sessionId: rec.id, heldMs: Date.now() - lease.borrowedAt });
-    const idle = slice.store.unclaim(rec);
+    const idleAt = slice.store.unclaim(rec, Date.now);
     ctx.metrics.returnCount++;
     if (rec.state === 'ready') {
-      if (idle && Date.now() >= rec.expiresAt) {
+      if (idleAt !== 0 && idleAt >= rec.expiresAt) {
         ctx.capacity.retire(rec, 'lifetime');
       } else {
         this.dispatch(slice);
         // Another identity waits for room under maxSessions: this idle session makes it, unless its own
         // slice still needs it.
-        if (idle && rec.inFlight === 0) ctx.capacity.offerIdle(rec);
+        if (idleAt !== 0 && rec.inFlight === 0) ctx.capacity.offerIdle(rec);
       }
-    } else if (rec.state === 'retiring' && idle) {
+    } else if (rec.state === 'retiring' && idleAt !== 0) {
       slice.store.remove(rec, rec.endReason ?? 'idle');
     }
     if (ctx.totals.leased === 0) ctx.drained?.();
@@ -227,7 +233,7 @@ export class Borrower {
     const lease = new McpLease(ctx.host, rec, headers, now);
     lease.tenant = tenant;
     if (affinityKey !== undefined) slice.affinity.bind(affinityKey, rec);
-    if (ctx.options.leakDetectionThresholdMs > 0) this.watchForLeak(lease);
+    if (this.leakThresholdMs > 0) this.watchForLeak(lease);
     if (ctx.events.has('borrow')) ctx.events.emit('borrow', { pool: ctx.name, sessionId: rec.id, waitMs: now - requestedAt });
     return lease;
   }
@@ -239,7 +245,7 @@ export class Borrower {
   private watchForLeak(lease: McpLease): void {
     const ctx = this.ctx;
     const borrowedAt = new Error('borrowed here');
-    const threshold = ctx.options.leakDetectionThresholdMs;
+    const threshold = this.leakThresholdMs;
     const timer = setTimeout(() => {
       if (lease.isReleased) return;
       ctx.log('warn', `a lease has been held for more than ${threshold} ms (possible leak); ${borrowedAt.stack ?? ''}`);

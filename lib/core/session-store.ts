@@ -81,14 +81,17 @@ export class SessionStore {
     this.slots.update(rec);
   }
 
-  /** A lease on `rec` came back. Returns whether the session is now idle. */
-  unclaim(rec: SessionRecord): boolean {
+  /**
+   * A lease on `rec` came back at `now()` (read only if the session is now idle: a clock read costs more
+   * than the rest of a release). Returns the time it went idle, or 0 while it still has leases out.
+   */
+  unclaim(rec: SessionRecord, now: () => number): number {
     rec.inFlight--;
     this.leased--;
     this.totals.leased--;
-    if (rec.inFlight === 0) rec.idleSince = Date.now();
+    const idleAt = rec.inFlight === 0 ? (rec.idleSince = now()) : 0;
     if (rec.state === 'ready') this.slots.update(rec);
-    return rec.inFlight === 0;
+    return idleAt;
   }
 
   /** Reserves an idle session for a health probe: not lendable until {@link probed}. */
