@@ -885,6 +885,7 @@ export class McpPool {
       handlers,
     };
     let sent = false;
+    let abandoned = false;
     const send = (): Promise<McpResult<M>> => {
       // Headers are read here, inside the instrumentation's context (it may add trace headers).
       if (this.driver.supportsHeaders) {
@@ -928,9 +929,11 @@ export class McpPool {
       if (this.events.has('callCompleted')) {
         this.events.emit('callCompleted', { pool: this.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
+      abandoned = translated instanceof CallTimeoutError || translated instanceof OperationAbortedError;
       throw translated;
     } finally {
-      if (sent) rec.requests.delete(request);
+      // A request given up (deadline, abort) may still run on the server: see InFlightRequests.soleHandlers.
+      if (sent) rec.requests.delete(request, abandoned);
       link?.unlink();
     }
   }

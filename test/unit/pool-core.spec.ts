@@ -1,6 +1,7 @@
 import { RateLimiter } from '../../lib/core/rate-limiter';
 import {
   AcquireTimeoutError,
+  CallTimeoutError,
   McpPool,
   McpPoolConfigError,
   OperationAbortedError,
@@ -11,6 +12,7 @@ import {
   SessionCreateError,
   type McpPoolOptions,
 } from '../../lib';
+import { ServerQuestionRefusedError } from '../../lib/core/server-questions';
 import { FakeDriver, delay, tick } from '../support/fake-driver';
 
 const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
@@ -577,6 +579,44 @@ describe('the rate limiter at the seams', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error.retryAfterMs).toBeGreaterThan(59_000);
     expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+});
+
+describe('server questions at the seams', () => {
+  it('never gives the next caller a question of a call that timed out: the server may still be running it', async () => {
+    // Over stdio a question names no request. The first call times out, but its tool ignores the
+    // cancellation and asks later, while the second call is the only one in flight on the session.
+    const d = new FakeDriver();
+    d.classify = (e) => (/timed out/.test((e as Error).message) ? { kind: 'timeout' } : { kind: 'call' });
+    let lateQuestion: (() => Promise<unknown>) | undefined;
+    d.onRequest = async (session, _method, params, options) => {
+      if ((params as { name: string }).name === 'first') {
+        lateQuestion = () =>
+          session.fromPipe(() =>
+            session.spec!.answer(
+              'elicitation/create',
+              { message: 'asked by the first call', requestedSchema: { type: 'object', properties: {} } },
+              { signal: new AbortController().signal, requestId: 1 },
+              undefined,
+            ),
+          );
+        return new Promise((_, reject) => setTimeout(() => reject(new Error('Request timed out (fake)')), options.timeoutMs));
+      }
+      const answer = await lateQuestion!().catch((e: unknown) => e);
+      return { content: [], structuredContent: { answer } };
+    };
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1, capabilities: { elicitation: { form: {} } } }));
+    await pool.start();
+    await expect(pool.callTool('first', {}, { timeoutMs: 20 })).rejects.toBeInstanceOf(CallTimeoutError);
+    const seen: string[] = [];
+    const result = await pool.callTool('second', {}, {
+      onElicitation: (q) => {
+        seen.push(q.message);
+        return { action: 'accept', content: {} };
+      },
+    });
+    expect(seen).toEqual([]); // the second caller's handler never saw the first call's question
+    expect((result.structuredContent as { answer: unknown }).answer).toBeInstanceOf(ServerQuestionRefusedError);
   });
 });
 
