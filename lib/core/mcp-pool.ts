@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import {
   type McpCallHandlers,
   currentMcpHandlers,
@@ -165,8 +166,12 @@ export class McpPool {
   private readonly catalog: ServerCatalog;
   private readonly partitions: PartitionTable<McpPool> | undefined;
   private readonly rateLimiter: RateLimiter | undefined;
-  /** Aborted when the pool starts draining: ends the waits that hold no lease (the rate limiter's). */
-  private readonly draining = new AbortController();
+  /**
+   * Aborted when the pool starts draining: ends the waits that hold no lease (the rate limiter's). Each such
+   * wait listens to it until it ends, so it has no listener limit (11 callers waiting for the limiter printed
+   * MaxListenersExceededWarning).
+   */
+  private readonly draining = unlimitedListeners(new AbortController());
   private readonly affinity: AffinityMap;
   /** Leases held per tenant (tenantLimit). */
   private readonly tenants = new Map<string, number>();
@@ -1610,6 +1615,12 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, onLate: (value: 
   });
 }
 
+
+/** `controller`, its signal allowed any number of abort listeners (each removed when its waiter is done). */
+function unlimitedListeners(controller: AbortController): AbortController {
+  setMaxListeners(0, controller.signal);
+  return controller;
+}
 
 /** Rejects if `promise` has not settled within `ms` (the timer never outlives the race). */
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {

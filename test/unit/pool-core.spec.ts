@@ -14,6 +14,7 @@ import {
 } from '../../lib';
 import { ServerQuestionRefusedError } from '../../lib/core/server-questions';
 import { FakeDriver, delay, tick } from '../support/fake-driver';
+import { watchListenerWarnings } from '../support/listener-warnings';
 
 const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
 
@@ -546,6 +547,20 @@ describe('the rate limiter at the seams', () => {
     expect(limiter.reserve(1000)).toBe(100); // B
     limiter.refund(); // B gave up
     expect(limiter.reserve(1000)).toBe(100); // C gets B's place, not 200
+  });
+
+  it('lets any number of callers wait for the limiter without a MaxListenersExceededWarning', async () => {
+    const watch = watchListenerWarnings();
+    let warnings: string[];
+    try {
+      const pool = track(makePool(answering(), { minSessions: 1, maxSessions: 1, rateLimit: { requestsPerSecond: 1000, burst: 1 } }));
+      await pool.start();
+      // 12 callers wait for the limiter at once; each listens to the pool's drain signal while it waits.
+      await Promise.all(Array.from({ length: 12 }, () => pool.callTool('x')));
+    } finally {
+      warnings = watch.stop();
+    }
+    expect(warnings).toEqual([]);
   });
 
   it('ends waits for the limiter when the pool drains: PoolClosedError at once, no timer left', async () => {
