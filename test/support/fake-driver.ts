@@ -85,8 +85,8 @@ export class FakeDriver implements SessionDriver {
   closeDelayMs = 0;
   /**
    * When set, every creation and every close waits for it (a test hands it to fast-check's scheduler, so
-   * that creations and closes finish in an order the test chooses). A creation still ends at once when its
-   * signal aborts.
+   * that creations and closes finish in an order the test chooses). A creation whose signal aborts stops
+   * waiting for its gate, then waits for one more (its clean-up) before it rejects.
    */
   gate?: (label: string) => Promise<void>;
   /** Told when a creation starts, with its signal (before it counts in `creatingNow`). */
@@ -104,7 +104,14 @@ export class FakeDriver implements SessionDriver {
     this.maxInFlightCreates = Math.max(this.maxInFlightCreates, this.inFlightCreates);
     try {
       if (this.createDelayMs > 0) await delay(this.createDelayMs, ctx.signal);
-      if (this.gate) await raceSignal(this.gate(`create #${this.attempts}`), ctx.signal);
+      if (this.gate) {
+        const label = `create #${this.attempts}`;
+        // An aborted creation still takes its time to clean up (a child being stopped), past the abort.
+        await raceSignal(this.gate(label), ctx.signal).catch(async (error: unknown) => {
+          if (ctx.signal.aborted) await this.gate!(`${label} cleaning up after its abort`);
+          throw error;
+        });
+      }
       ctx.signal.throwIfAborted();
       if (this.down || this.failNext > 0) {
         if (this.failNext > 0) this.failNext--;
