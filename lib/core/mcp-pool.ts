@@ -1316,8 +1316,9 @@ export class McpPool {
       return;
     }
     // resize() lowered maxSessions while this creation ran: maxSessions is a hard cap, so the session that
-    // arrives over it is closed, not kept.
-    if (this.records.size - this.retiring >= this.options.maxSessions) {
+    // arrives over it is closed, not kept. A retiring session still counts: it stays open until its last
+    // call returns (creationsWanted counts it too).
+    if (this.records.size >= this.options.maxSessions) {
       this.circuit.onSuccess();
       this.closeSession(ds);
       this.dispatch();

@@ -511,6 +511,27 @@ describe('lifetime and resize at the seams', () => {
   });
 });
 
+describe('the cap with a retiring session', () => {
+  it('closes a session that arrives over a lowered maxSessions while a retiring session still serves its call', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 0, maxSessions: 2, maxSessionLifetimeMs: 40, drainTimeoutMs: 100 }));
+    await pool.start();
+    const a = await pool.acquire(); // session 0, busy past its lifetime: it retires when a returns
+    await delay(80);
+    d.createDelayMs = 50;
+    const b = pool.acquire({ acquireTimeoutMs: 1000 }); // starts session 1 (room: 2 - 1)
+    await tick();
+    expect(pool.metrics.snapshot().creating).toBe(1);
+    pool.resize({ maxSessions: 1 });
+    await delay(100); // session 1 arrives: session 0 is still open under a's call
+    expect(d.live().length).toBeLessThanOrEqual(1);
+    expect(d.maxOpen).toBeLessThanOrEqual(2); // the arrival may open for a moment, then is closed
+    a.release(); // session 0 finishes retiring; b gets a session within the cap
+    (await b).release();
+    expect(d.live().length).toBe(1);
+  });
+});
+
 describe('the rate limiter at the seams', () => {
   const answering = () => {
     const d = new FakeDriver();
