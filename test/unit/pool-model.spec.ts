@@ -26,9 +26,10 @@
 // - after shutdown: every fake session closed, no creation running in the driver, no timer left, nothing
 //   pending, the pool's gauges at zero.
 //
-// `npm test` runs 400 cases (MODEL_RUNS); `npm run model -- --runs 10000 [--seed S --path P]` runs more and
-// replays a failure (the seed and path fast-check prints). `--ignore cap` (MODEL_IGNORE=cap) leaves the cap
-// check out, for work on the rest while identity partitions are still separate sub-pools (the cap fails then).
+// `npm test` runs 400 cases (MODEL_RUNS), and half as many on a pool without partitions; `npm run model --
+// --runs 10000 [--seed S --path P]` runs more and replays a failure (the seed and path fast-check prints).
+// `--ignore cap` (MODEL_IGNORE=cap) leaves the cap check out, for work on the rest while identity partitions
+// are still separate sub-pools (the cap over all partitions fails then).
 import fc from 'fast-check';
 import { McpPool, McpPoolError, type McpLease, type McpPoolOptions } from '../../lib';
 import type { DriverRequestOptions } from '../../lib/core/driver';
@@ -67,6 +68,7 @@ type Op =
   | { kind: 'call'; user: number; handler: boolean; plan: Plan; timeoutMs?: number; abortable: boolean; affinity?: number; acquireTimeoutMs?: number }
   | { kind: 'session'; user: number; handlers: boolean[]; plans: Plan[]; abortable: boolean; affinity?: number; acquireTimeoutMs?: number }
   | { kind: 'hold'; user: number; affinity?: number; acquireTimeoutMs?: number; abortable: boolean }
+  | { kind: 'list'; user: number; abortable: boolean; timeoutMs?: number; hang: boolean }
   | { kind: 'leaseCall'; pick: number; handler: boolean; plan: Plan; timeoutMs?: number }
   | { kind: 'release'; pick: number }
   | { kind: 'abort'; pick: number }
@@ -143,6 +145,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record(
       { kind: fc.constant('leaseCall' as const), pick: fc.nat(), handler: fc.boolean(), plan: planArb, timeoutMs: maybe(fc.integer({ min: 5, max: 150 })) },
       { requiredKeys: ['kind', 'pick', 'handler', 'plan'] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { kind: fc.constant('list' as const), user: userArb, abortable: fc.boolean(), timeoutMs: maybe(fc.integer({ min: 5, max: 150 })), hang: fc.boolean() },
+      { requiredKeys: ['kind', 'user', 'abortable', 'hang'] },
     ),
   },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), pick: fc.nat() }) },
@@ -387,8 +396,41 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
       pending.add(fail);
       void s.schedule(Promise.resolve(), `ping session ${session.index}`).then(() => finish(() => resolve({})));
     });
+  // tools/list: one page, answered when the scheduler says (or never: only the walk's deadline ends it).
+  // The pool's shared walk borrows its own lease: it counts as a borrower of its own.
+  let lists = 0;
+  const runList = (session: FakeSession, options: DriverRequestOptions): Promise<unknown> => {
+    const borrow = -++lists;
+    borrowOn(session, borrow);
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const finish = (settle: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        pendingOn.get(session)?.delete(fail);
+        borrowOff(session, borrow);
+        settle();
+      };
+      const fail = (e: Error) => finish(() => reject(e));
+      const timer = setTimeout(() => finish(() => reject(new Error('tools/list timed out (fake)'))), options.timeoutMs);
+      const onAbort = () => finish(() => reject(options.signal!.reason));
+      if (options.signal?.aborted) return onAbort();
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      let pending = pendingOn.get(session);
+      if (!pending) pendingOn.set(session, (pending = new Set()));
+      pending.add(fail);
+      const hang = listsHang;
+      void s.schedule(Promise.resolve(), `tools/list on session ${session.index}${hang ? ' (hangs)' : ''}`).then(() => {
+        if (!hang) finish(() => resolve({ tools: [{ name: 't', inputSchema: { type: 'object' } }] }));
+      });
+    });
+  };
+  let listsHang = false;
   driver.onRequest = (session, method, params, options) => {
     if (method === 'ping') return runPing(session, options);
+    if (method === 'tools/list') return runList(session, options);
     if (method === 'tools/call') return runTool(session, (params as { arguments: { req: number; borrow: number; plan: Plan } }).arguments, options);
     return Promise.reject(new Error(`the model's fake server has no ${method}`));
   };
@@ -564,6 +606,13 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
         );
         break;
       }
+      case 'list': {
+        // The shared list walk belongs to no caller: this caller's signal and deadline bound only its own wait.
+        const rec = newOp('list', op.abortable);
+        listsHang = op.hang;
+        track(rec, pool.listTools({ headers: headersOf(op.user), signal: rec.ac?.signal, timeoutMs: op.timeoutMs }));
+        break;
+      }
       case 'leaseCall': {
         if (held.length === 0) break;
         const h = held[op.pick % held.length]!;
@@ -675,7 +724,7 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
   totals.byOwn += stats.byOwn;
   totals.byPool += stats.byPool;
   totals.refused += stats.refused;
-  for (const r of ops_) totals.outcomes[r.outcome ?? 'pending'] = (totals.outcomes[r.outcome ?? 'pending'] ?? 0) + 1;
+  for (const r of ops_) totals.outcomes[`${r.kind}:${r.outcome ?? 'pending'}`] = (totals.outcomes[`${r.kind}:${r.outcome ?? 'pending'}`] ?? 0) + 1;
 }
 
 /** A small seeded PRNG (uniform in [0, 1)). */
@@ -696,30 +745,42 @@ const runs = Number(process.env.MODEL_RUNS ?? 400);
 const seed = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
 const path = process.env.MODEL_PATH;
 
+/** The model over `configs`, `runs` times (the seed and path of MODEL_SEED / MODEL_PATH replay one failure). */
+async function checkModel(configs: fc.Arbitrary<Config>, runs: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(configs, commandsArb, fc.scheduler(), fc.integer(), async (cfg, ops, s, randomSeed) => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'], now: 1_000_000 });
+      // The pool's jitter (backoff, lifetime, probes) comes from Math.random: seeded, so a seed replays a run exactly.
+      const random = jest.spyOn(Math, 'random').mockImplementation(mulberry32(randomSeed));
+      // A listener count Node would warn about (MaxListenersExceededWarning) is a finding too.
+      const listeners = watchListenerWarnings();
+      try {
+        await runModel(cfg, ops, s);
+        const warnings = listeners.stop();
+        if (warnings.length && !IGNORED.has('warnings')) throw new Error(`warnings: Node would print MaxListenersExceededWarning: ${warnings[0]}`);
+      } finally {
+        listeners.stop();
+        random.mockRestore();
+        jest.clearAllTimers();
+        jest.useRealTimers();
+      }
+    }),
+    { numRuns: runs, seed, path, verbose: process.env.MODEL_VERBOSE ? 2 : 0 },
+  );
+  if (process.env.MODEL_STATS) console.log(JSON.stringify(totals));
+}
+
 it(
   'keeps slots, the cap over all partitions, settlement and question routing intact under random commands, and leaves nothing after shutdown',
-  async () => {
-    await fc.assert(
-      fc.asyncProperty(configArb, commandsArb, fc.scheduler(), fc.integer(), async (cfg, ops, s, randomSeed) => {
-        jest.useFakeTimers({ doNotFake: ['nextTick', 'queueMicrotask', 'setImmediate', 'clearImmediate'], now: 1_000_000 });
-        // The pool's jitter (backoff, lifetime, probes) comes from Math.random: seeded, so a seed replays a run exactly.
-        const random = jest.spyOn(Math, 'random').mockImplementation(mulberry32(randomSeed));
-        // A listener count Node would warn about (MaxListenersExceededWarning) is a finding too.
-        const listeners = watchListenerWarnings();
-        try {
-          await runModel(cfg, ops, s);
-          const warnings = listeners.stop();
-          if (warnings.length && !IGNORED.has('warnings')) throw new Error(`warnings: Node would print MaxListenersExceededWarning: ${warnings[0]}`);
-        } finally {
-          listeners.stop();
-          random.mockRestore();
-          jest.clearAllTimers();
-          jest.useRealTimers();
-        }
-      }),
-      { numRuns: runs, seed, path, verbose: process.env.MODEL_VERBOSE ? 2 : 0 },
-    );
-    if (process.env.MODEL_STATS) console.log(JSON.stringify(totals));
-  },
+  () => checkModel(configArb, runs),
   Math.max(60_000, runs * 200),
+);
+
+// The same model without identity partitions, so that every check keeps running in `npm test` while the one
+// above stops at its first failure (today: the cap over all partitions, which are separate sub-pools).
+const unpartitionedRuns = Math.ceil(runs / 2);
+it(
+  'keeps the same invariants on a pool without identity partitions',
+  () => checkModel(configArb.map((c) => ({ ...c, partitioned: false })), unpartitionedRuns),
+  Math.max(60_000, unpartitionedRuns * 200),
 );
