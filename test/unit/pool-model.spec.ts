@@ -37,7 +37,7 @@ import type { McpElicitParams, McpElicitResult } from '../../lib/core/mcp-types'
 import { FakeDriver, type FakeSession } from '../support/fake-driver';
 import { watchListenerWarnings } from '../support/listener-warnings';
 
-type Step = 'ask-in' | 'ask-out' | 'die' | 'error' | 'hang' | 'ok';
+type Step = 'ask-in' | 'ask-out' | 'die' | 'error' | '429' | 'hang' | 'ok';
 /** What one fake tool call does, step by step (each step waits for the scheduler). */
 interface Plan {
   steps: Step[];
@@ -77,6 +77,9 @@ type Op =
   | { kind: 'resize'; max: number; min: number }
   | { kind: 'failCreates'; n: number }
   | { kind: 'kill'; pick: number }
+  | { kind: 'tryAcquire'; user: number }
+  | { kind: 'health'; timeoutMs: number }
+  | { kind: 'drain' }
   | { kind: 'shutdown' };
 
 const stepArb: fc.Arbitrary<Step> = fc.oneof(
@@ -85,6 +88,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   { arbitrary: fc.constant('ok' as const), weight: 3 },
   { arbitrary: fc.constant('die' as const), weight: 1 },
   { arbitrary: fc.constant('error' as const), weight: 1 },
+  { arbitrary: fc.constant('429' as const), weight: 1 },
   { arbitrary: fc.constant('hang' as const), weight: 1 },
 );
 const planArb: fc.Arbitrary<Plan> = fc.record({ steps: fc.array(stepArb, { maxLength: 3 }), linger: fc.boolean() });
@@ -161,12 +165,21 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('resize' as const), max: fc.integer({ min: 1, max: 4 }), min: fc.integer({ min: 0, max: 1 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('failCreates' as const), n: fc.integer({ min: 1, max: 3 }) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('kill' as const), pick: fc.nat() }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tryAcquire' as const), user: userArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('health' as const), timeoutMs: fc.integer({ min: 1, max: 60 }) }) },
 );
 
-/** The commands, with shutdown() inserted at a random point (or only at the end). */
+/** The commands, with shutdown() or beginDrain() inserted at a random point (or only shutdown() at the end). */
 const commandsArb: fc.Arbitrary<Op[]> = fc
-  .tuple(fc.array(opArb, { minLength: 1, maxLength: 80, size: 'medium' }), fc.option(fc.nat(), { nil: undefined, freq: 1 }))
-  .map(([ops, at]) => (at === undefined ? ops : [...ops.slice(0, at % (ops.length + 1)), { kind: 'shutdown' as const }, ...ops.slice(at % (ops.length + 1))]));
+  .tuple(
+    fc.array(opArb, { minLength: 1, maxLength: 80, size: 'medium' }),
+    fc.option(fc.tuple(fc.nat(), fc.constantFrom('shutdown' as const, 'drain' as const)), { nil: undefined, freq: 1 }),
+  )
+  .map(([ops, at]) => {
+    if (at === undefined) return ops;
+    const i = at[0] % (ops.length + 1);
+    return [...ops.slice(0, i), { kind: at[1] }, ...ops.slice(i)];
+  });
 
 const configArb: fc.Arbitrary<Config> = fc.record({
   maxSessions: fc.integer({ min: 1, max: 3 }),
@@ -250,6 +263,7 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
     if (/timed out/.test(message)) return { kind: 'timeout' };
     if (/Connection closed|fake session died/.test(message)) return { kind: 'session-fatal', mayHaveRun: true };
     if (/Not connected/.test(message)) return { kind: 'session-fatal', mayHaveRun: false }; // never sent
+    if (/429/.test(message)) return { kind: 'rate-limited', retryAfterMs: 10 }; // refused: did not run
     return { kind: 'call' };
   };
   const kill = (session: FakeSession) => {
@@ -294,12 +308,23 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
       return { action: 'accept', content: { by: String(who) } };
     };
   const requests = new Map<number, RequestRecord>();
+  /** Sessions on which a request was given up (deadline, abort): the server may still be running it. */
+  const abandonedOn = new Set<FakeSession>();
+  /** The pending entry of each tool request in flight (to tell whether it is the only one on its session). */
+  const requestFail = new Map<number, (e: Error) => void>();
   const ask = async (session: FakeSession, asker: number, origin: DriverRequestOptions | undefined) => {
     const spec = session.spec!;
     const q: Question = { id: nextQuestion++, asker, inContext: origin !== undefined, answeredBy: [] };
     questions.set(q.id, q);
     stats.asked++;
     const params: McpElicitParams = { message: `q:${q.id}`, requestedSchema: { type: 'object', properties: {} } };
+    // Who must answer (server-questions.ts): the request the question arrived in, when the driver names it;
+    // else the only request in flight on the session, unless a request given up there may still be running;
+    // else the pool-level handler; else nobody (refused).
+    const r = requests.get(asker);
+    const inFlight = pendingOn.get(session)?.size ?? 0;
+    const named = origin !== undefined || (inFlight === 1 && pendingOn.get(session)!.has(requestFail.get(asker)!) && !abandonedOn.has(session));
+    const expected: number | 'pool' | undefined = named && r?.handler ? asker : cfg.poolHandler ? 'pool' : undefined;
     try {
       await spec.answer('elicitation/create', params, { signal: new AbortController().signal, requestId: q.id }, origin);
     } catch {
@@ -309,8 +334,11 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
     const by = q.answeredBy[0];
     if (by === 'pool') stats.byPool++;
     else if (by !== undefined) stats.byOwn++;
-    if (q.inContext && requests.get(asker)?.handler && by !== asker) {
-      violate('questions', `question ${q.id} arrived in request ${asker}'s own response, which brought a handler, but was answered by ${by ?? 'nobody'}`);
+    if (by !== expected && (by === 'pool' || by === undefined || by === asker)) {
+      violate(
+        'questions',
+        `question ${q.id} of request ${asker} (${q.inContext ? 'in its response' : `on the pipe, ${inFlight} requests in flight${abandonedOn.has(session) ? ', one given up before' : ''}`}) was answered by ${by ?? 'nobody'}, not ${expected ?? 'nobody'}`,
+      );
     }
   };
 
@@ -340,10 +368,12 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
       };
       const fail = (e: Error) => finish(() => reject(e));
       const timer = setTimeout(() => {
+        abandonedOn.add(session);
         finish(() => reject(new Error(`Request timed out (fake) after ${options.timeoutMs} ms`)));
         lingerAfterCancel();
       }, options.timeoutMs);
       const onAbort = () => {
+        abandonedOn.add(session);
         finish(() => reject(options.signal!.reason));
         lingerAfterCancel();
       };
@@ -352,6 +382,7 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
       let pending = pendingOn.get(session);
       if (!pending) pendingOn.set(session, (pending = new Set()));
       pending.add(fail);
+      requestFail.set(req.id, fail);
       void (async () => {
         for (const step of args.plan.steps) {
           await s.schedule(Promise.resolve(), `request ${req.id}: ${step}`);
@@ -368,6 +399,9 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
               return;
             case 'error':
               return finish(() => reject(new Error('tool failed (fake JSON-RPC error)')));
+            case '429':
+              req.ran--; // the server refused it: it did not run (a retry may run it once)
+              return finish(() => reject(new Error('HTTP 429 Too Many Requests (fake)')));
             case 'hang':
               return; // only its deadline, its signal or the session's close ends it
             case 'ok':
@@ -379,18 +413,27 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
       })();
     });
   };
+  // A ping is a health probe (on a session reserved for it) or checkHealth's (on a lease): either way a
+  // borrower of its own, so a probe sharing a session with a caller shows as a slot lent twice.
+  let pings = 0;
   const runPing = (session: FakeSession, options: DriverRequestOptions): Promise<unknown> =>
     new Promise((resolve, reject) => {
       let done = false;
+      const borrow = -1_000_000 - ++pings;
+      borrowOn(session, borrow);
       const finish = (settle: () => void) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         pendingOn.get(session)?.delete(fail);
+        borrowOff(session, borrow);
         settle();
       };
       const fail = (e: Error) => finish(() => reject(e));
-      const timer = setTimeout(() => finish(() => reject(new Error('ping timed out (fake)'))), options.timeoutMs);
+      const timer = setTimeout(() => {
+        abandonedOn.add(session);
+        finish(() => reject(new Error('ping timed out (fake)')));
+      }, options.timeoutMs);
       let pending = pendingOn.get(session);
       if (!pending) pendingOn.set(session, (pending = new Set()));
       pending.add(fail);
@@ -414,8 +457,14 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
         settle();
       };
       const fail = (e: Error) => finish(() => reject(e));
-      const timer = setTimeout(() => finish(() => reject(new Error('tools/list timed out (fake)'))), options.timeoutMs);
-      const onAbort = () => finish(() => reject(options.signal!.reason));
+      const timer = setTimeout(() => {
+        abandonedOn.add(session);
+        finish(() => reject(new Error('tools/list timed out (fake)')));
+      }, options.timeoutMs);
+      const onAbort = () => {
+        abandonedOn.add(session);
+        finish(() => reject(options.signal!.reason));
+      };
       if (options.signal?.aborted) return onAbort();
       options.signal?.addEventListener('abort', onAbort, { once: true });
       let pending = pendingOn.get(session);
@@ -672,6 +721,32 @@ async function runModel(cfg: Config, ops: Op[], s: fc.Scheduler): Promise<void> 
         if (live.length) kill(live[op.pick % live.length]!);
         break;
       }
+      case 'tryAcquire': {
+        // Synchronous: a lease or null at once, or a throw (draining, closed, every partition busy).
+        try {
+          const lease = pool.tryAcquire({ headers: headersOf(op.user) });
+          if (lease) {
+            if (lease.record.state === 'dead') violate('slots', 'tryAcquire lent a dead session');
+            const rec = newOp('hold', false);
+            rec.settled = 1;
+            rec.outcome = 'ok';
+            held.push({ id: rec.id, lease, callsInFlight: 0 });
+            borrowOn(sessionOf(lease), rec.id);
+          }
+        } catch (error) {
+          if (!(error instanceof McpPoolError)) untyped.push(error);
+        }
+        break;
+      }
+      case 'health': {
+        // Never throws; borrows an idle session for its ping (a borrower like any other).
+        const rec = newOp('health', false);
+        track(rec, pool.checkHealth({ timeoutMs: op.timeoutMs }));
+        break;
+      }
+      case 'drain':
+        pool.beginDrain();
+        break;
       case 'shutdown':
         startShutdown();
         break;
