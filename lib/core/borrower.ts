@@ -176,6 +176,9 @@ export class Borrower {
     const ctx = this.ctx;
     const signal = opts?.signal;
     if (signal?.aborted) throw new OperationAbortedError(ctx.name, 'acquire', signal.reason);
+    // A partition pushed out of the table creates nothing more and is no longer drained: never queue on it
+    // (the router counts a call as using its partition for its whole run, so this is a last guard).
+    if (slice.closed) throw new PoolClosedError(ctx.name, 'closed');
     const records = slice.store.records.size;
     if (ctx.circuit.poll(now) === 'open' && records === 0) {
       throw new PoolUnavailableError(ctx.name, ctx.circuit.openUntil - now, ctx.circuit.lastError);

@@ -77,6 +77,7 @@ export class CallPipeline {
       handlers,
     };
     let sent = false;
+    let abandoned = false;
     const send = (): Promise<McpResult<M>> => {
       // Headers are read here, inside the instrumentation's context (it may add trace headers).
       if (ctx.driver.supportsHeaders) {
@@ -123,9 +124,11 @@ export class CallPipeline {
       if (ctx.events.has('callCompleted')) {
         ctx.events.emit('callCompleted', { pool: ctx.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
+      abandoned = translated instanceof CallTimeoutError || translated instanceof OperationAbortedError;
       throw translated;
     } finally {
-      if (sent) rec.requests.delete(request);
+      // A request given up (deadline, abort) may still run on the server: see InFlightRequests.soleHandlers.
+      if (sent) rec.requests.delete(request, abandoned);
       link?.unlink();
     }
   }

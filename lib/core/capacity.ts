@@ -296,8 +296,9 @@ export class Capacity {
       return;
     }
     // resize() lowered maxSessions while this creation ran: maxSessions is a hard cap (over every slice),
-    // so the session that arrives over it is closed, not kept.
-    if (slice.store.live >= slice.maxSessions || ctx.totals.live >= ctx.options.maxSessions) {
+    // so the session that arrives over it is closed, not kept. A retiring session still counts: it stays
+    // open until its last call returns (the room for creations counts it too).
+    if (slice.store.records.size >= slice.maxSessions || ctx.totals.records >= ctx.options.maxSessions) {
       ctx.circuit.onSuccess();
       ctx.closeSession(ds);
       ctx.borrower.dispatch(slice);

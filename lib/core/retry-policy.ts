@@ -35,13 +35,13 @@ export class RetryPolicy {
       // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
       if (error instanceof RateLimitedError && error.cause !== LOCAL_LIMIT && ctx.rateLimiter && ctx.retryBudget.tryRetry(Date.now())) {
         ctx.metrics.retryAttempts++;
-        return this.once(slice, fn, opts, headers);
+        return await this.once(slice, fn, opts, headers); // awaited: the finally below must wait for the retry
       }
       if (!(error instanceof SessionLostError) || (error.mayHaveRun && !safeToRepeat()) || !ctx.retryBudget.tryRetry(Date.now())) {
         throw error;
       }
       ctx.metrics.retryAttempts++;
-      return this.once(slice, fn, opts, headers);
+      return await this.once(slice, fn, opts, headers);
     } finally {
       slice.users--;
     }

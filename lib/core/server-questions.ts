@@ -17,25 +17,35 @@ export interface PoolRequest extends DriverRequestOptions {
 export class InFlightRequests {
   private count = 0;
   private readonly answering = new Set<PoolRequest>();
+  /**
+   * A request was given up without the server's answer (its deadline passed, its caller aborted): the
+   * server may still be running it (cancellation is advisory) and ask its questions later, so from then on
+   * "the only request in flight" no longer proves who asked.
+   */
+  private abandoned = false;
 
   add(request: PoolRequest): void {
     this.count++;
     if (request.handlers) this.answering.add(request);
   }
 
-  /** Call once for each add(). */
-  delete(request: PoolRequest): void {
+  /** Call once for each add(); `abandoned`: it ended without the server's answer (timeout, abort). */
+  delete(request: PoolRequest, abandoned = false): void {
     this.count--;
     if (request.handlers) this.answering.delete(request);
+    if (abandoned) this.abandoned = true;
   }
 
   get size(): number {
     return this.count;
   }
 
-  /** The handlers of the only request in flight, if exactly one is and it brought any. */
+  /**
+   * The handlers of the only request in flight, if exactly one is, it brought any, and no request given up
+   * on this session may still be running on the server.
+   */
   soleHandlers(): Readonly<McpCallHandlers> | undefined {
-    if (this.count !== 1 || this.answering.size !== 1) return undefined;
+    if (this.count !== 1 || this.answering.size !== 1 || this.abandoned) return undefined;
     return this.answering.values().next().value?.handlers;
   }
 }

@@ -1,7 +1,8 @@
 // A scriptable in-process driver for unit tests of the core: no network, full control over creation
 // (delays, failures) and session death. Fakes are for the unit level only; integration tests use real servers.
+import { AsyncResource } from 'node:async_hooks';
 import { sleep as delay } from '../../lib/core/rate-limiter';
-import type { CreateSessionContext, DriverRequestOptions, DriverSession, ErrorVerdict, SessionDriver } from '../../lib/core/driver';
+import type { CreateSessionContext, DriverRequestOptions, DriverSession, ErrorVerdict, McpClientSpec, SessionDriver } from '../../lib/core/driver';
 import type { McpMethod, McpParams, McpResult } from '../../lib/core/mcp-types';
 import { currentMcpHeaders } from '../../lib/context/request-context';
 
@@ -21,14 +22,26 @@ export class FakeSession implements DriverSession {
   closeDelayMs: number | undefined;
   /** No tools capability: the core then lists no tools at creation. */
   readonly serverCapabilities = {};
+  /**
+   * The async context of the session's "pipe": where a stdio child's messages arrive, whoever's call is in
+   * flight. Bound when the session is created (the pool creates sessions outside every caller's context).
+   */
+  private readonly pipe = new AsyncResource('FakeSessionPipe');
 
   constructor(
     readonly index: number,
     private readonly driver: FakeDriver,
+    /** The client the core asked for (its `answer()` routes the server's questions). */
+    readonly spec?: McpClientSpec,
     /** The identity headers the core asked this session to carry (a partition's). */
     readonly identity?: Readonly<Record<string, string>>,
   ) {
     this.remoteId = `fake-${index}`;
+  }
+
+  /** Runs `fn` as a message arriving on the session's own pipe: outside the async context of any caller. */
+  fromPipe<T>(fn: () => T): T {
+    return this.pipe.runInAsyncScope(fn);
   }
 
   /** Only ping (probes) is scripted; unit tests drive calls through `driver.onRequest`. */
@@ -54,8 +67,10 @@ export class FakeSession implements DriverSession {
     this.closed = true;
     // What an HTTP driver's fetch would put on the DELETE: a close must run outside every caller's context.
     this.driver.closeContexts.push(currentMcpHeaders());
+    this.driver.onClose?.(this);
     const ms = this.closeDelayMs ?? this.driver.closeDelayMs;
     if (ms > 0) await delay(ms);
+    if (this.driver.gate) await this.driver.gate(`close session ${this.index}`);
     this.driver.open--;
   }
 }
@@ -86,14 +101,36 @@ export class FakeDriver implements SessionDriver {
   readonly closeContexts: Array<Readonly<Record<string, string>> | undefined> = [];
   /** Refuses creations for some identities with the verdict it returns (undefined: accept). */
   refuse?: (identity: Readonly<Record<string, string>> | undefined) => ErrorVerdict | undefined;
+  /**
+   * When set, every creation and every close waits for it (a test hands it to fast-check's scheduler, so
+   * that creations and closes finish in an order the test chooses). A creation whose signal aborts stops
+   * waiting for its gate, then waits for one more (its clean-up) before it rejects.
+   */
+  gate?: (label: string) => Promise<void>;
+  /** Told when a creation starts, with its signal (before it counts in `creatingNow`). */
+  onCreateStart?: (ctx: CreateSessionContext) => void;
+  /** Told when a session is closed (synchronously, before the close completes). */
+  onClose?: (session: FakeSession) => void;
+  /** The signals of the creations running in the driver right now, aborted ones included. */
+  readonly creatingNow = new Set<AbortSignal>();
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
     this.attempts++;
+    this.onCreateStart?.(ctx);
     this.inFlightCreates++;
     this.maxHeld = Math.max(this.maxHeld, this.open + this.inFlightCreates);
+    this.creatingNow.add(ctx.signal);
     this.maxInFlightCreates = Math.max(this.maxInFlightCreates, this.inFlightCreates);
     try {
       if (this.createDelayMs > 0) await delay(this.createDelayMs, ctx.signal);
+      if (this.gate) {
+        const label = `create #${this.attempts}`;
+        // An aborted creation still takes its time to clean up (a child being stopped), past the abort.
+        await raceSignal(this.gate(label), ctx.signal).catch(async (error: unknown) => {
+          if (ctx.signal.aborted) await this.gate!(`${label} cleaning up after its abort`);
+          throw error;
+        });
+      }
       ctx.signal.throwIfAborted();
       const refusal = this.refuse?.(ctx.identity);
       if (refusal) throw new FakeRefusal(refusal);
@@ -101,13 +138,14 @@ export class FakeDriver implements SessionDriver {
         if (this.failNext > 0) this.failNext--;
         throw new Error('connect ECONNREFUSED (fake)');
       }
-      const s = new FakeSession(this.sessions.length, this, ctx.identity);
+      const s = new FakeSession(this.sessions.length, this, ctx.client, ctx.identity);
       this.sessions.push(s);
       this.open++;
       this.maxOpen = Math.max(this.maxOpen, this.open);
       return s;
     } finally {
       this.inFlightCreates--;
+      this.creatingNow.delete(ctx.signal);
     }
   }
 
@@ -121,6 +159,25 @@ export class FakeDriver implements SessionDriver {
   live(): FakeSession[] {
     return this.sessions.filter((s) => !s.closed);
   }
+}
+
+/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
+function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
 }
 
 /** Sleeps `ms` (rejects when `signal` aborts): the library's own helper. */

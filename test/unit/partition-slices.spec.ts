@@ -3,7 +3,7 @@
 import { McpPool, McpPoolConfigError, PoolExhaustedError, PoolUnavailableError, RateLimitedError, SessionCreateError, type McpPoolOptions } from '../../lib';
 import { runWithMcpHeaders } from '../../lib/context/request-context';
 import type { SessionEndReason } from '../../lib/core/events';
-import { FakeDriver, delay, tick, type FakeSession } from '../support/fake-driver';
+import { FakeDriver, FakeRefusal, delay, tick, type FakeSession } from '../support/fake-driver';
 
 const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
 
@@ -137,6 +137,24 @@ describe('where partitions meet the other parts', () => {
     await expect(pool.callTool('t', {}, as('b'))).rejects.toThrow(/identity partitions are busy/);
     expect(await again).toBe('ok');
     expect(pool.metrics.snapshot().waiting).toBe(0);
+  });
+
+  it("a call retrying after the server's 429 keeps its partition until the retry is done", async () => {
+    const d = new FakeDriver();
+    let first = true;
+    d.onRequest = async () => {
+      if (first) {
+        first = false;
+        throw new FakeRefusal({ kind: 'rate-limited', retryAfterMs: 50 }); // the server's 429: the pool pauses, then retries
+      }
+      return { content: [] };
+    };
+    const pool = makePool(d, { maxSessions: 4, maxPartitions: 1, rateLimit: { requestsPerSecond: 1000, burst: 10 }, acquireTimeoutMs: 0 });
+    await pool.start();
+    const retried = pool.callTool('t', {}, as('a')).then(() => 'ok', (e: Error) => e.name);
+    await delay(10); // a is in the pause between its 429 and the retry
+    await expect(pool.callTool('t', {}, as('b'))).rejects.toThrow(/identity partitions are busy/);
+    expect(await retried).toBe('ok');
   });
 
   it('rebalances only for an identity with no session at all: two busy identities on a full pool do not close each other\'s sessions', async () => {

@@ -1,6 +1,7 @@
 import { RateLimiter } from '../../lib/core/rate-limiter';
 import {
   AcquireTimeoutError,
+  CallTimeoutError,
   McpPool,
   McpPoolConfigError,
   OperationAbortedError,
@@ -11,7 +12,9 @@ import {
   SessionCreateError,
   type McpPoolOptions,
 } from '../../lib';
+import { ServerQuestionRefusedError } from '../../lib/core/server-questions';
 import { FakeDriver, delay, tick } from '../support/fake-driver';
+import { watchListenerWarnings } from '../support/listener-warnings';
 
 const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
 
@@ -508,6 +511,27 @@ describe('lifetime and resize at the seams', () => {
   });
 });
 
+describe('the cap with a retiring session', () => {
+  it('closes a session that arrives over a lowered maxSessions while a retiring session still serves its call', async () => {
+    const d = new FakeDriver();
+    const pool = track(makePool(d, { minSessions: 0, maxSessions: 2, maxSessionLifetimeMs: 40, drainTimeoutMs: 100 }));
+    await pool.start();
+    const a = await pool.acquire(); // session 0, busy past its lifetime: it retires when a returns
+    await delay(80);
+    d.createDelayMs = 50;
+    const b = pool.acquire({ acquireTimeoutMs: 1000 }); // starts session 1 (room: 2 - 1)
+    await tick();
+    expect(pool.metrics.snapshot().creating).toBe(1);
+    pool.resize({ maxSessions: 1 });
+    await delay(100); // session 1 arrives: session 0 is still open under a's call
+    expect(d.live().length).toBeLessThanOrEqual(1);
+    expect(d.maxOpen).toBeLessThanOrEqual(2); // the arrival may open for a moment, then is closed
+    a.release(); // session 0 finishes retiring; b gets a session within the cap
+    (await b).release();
+    expect(d.live().length).toBe(1);
+  });
+});
+
 describe('the rate limiter at the seams', () => {
   const answering = () => {
     const d = new FakeDriver();
@@ -546,6 +570,20 @@ describe('the rate limiter at the seams', () => {
     expect(limiter.reserve(1000)).toBe(100); // C gets B's place, not 200
   });
 
+  it('lets any number of callers wait for the limiter without a MaxListenersExceededWarning', async () => {
+    const watch = watchListenerWarnings();
+    let warnings: string[];
+    try {
+      const pool = track(makePool(answering(), { minSessions: 1, maxSessions: 1, rateLimit: { requestsPerSecond: 1000, burst: 1 } }));
+      await pool.start();
+      // 12 callers wait for the limiter at once; each listens to the pool's drain signal while it waits.
+      await Promise.all(Array.from({ length: 12 }, () => pool.callTool('x')));
+    } finally {
+      warnings = watch.stop();
+    }
+    expect(warnings).toEqual([]);
+  });
+
   it('ends waits for the limiter when the pool drains: PoolClosedError at once, no timer left', async () => {
     const pool = track(makePool(answering(), { minSessions: 1, rateLimit: { requestsPerSecond: 0.5, burst: 1 } }));
     await pool.start();
@@ -577,6 +615,44 @@ describe('the rate limiter at the seams', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
     expect(error.retryAfterMs).toBeGreaterThan(59_000);
     expect(error.retryAfterMs).toBeLessThanOrEqual(60_000);
+  });
+});
+
+describe('server questions at the seams', () => {
+  it('never gives the next caller a question of a call that timed out: the server may still be running it', async () => {
+    // Over stdio a question names no request. The first call times out, but its tool ignores the
+    // cancellation and asks later, while the second call is the only one in flight on the session.
+    const d = new FakeDriver();
+    d.classify = (e) => (/timed out/.test((e as Error).message) ? { kind: 'timeout' } : { kind: 'call' });
+    let lateQuestion: (() => Promise<unknown>) | undefined;
+    d.onRequest = async (session, _method, params, options) => {
+      if ((params as { name: string }).name === 'first') {
+        lateQuestion = () =>
+          session.fromPipe(() =>
+            session.spec!.answer(
+              'elicitation/create',
+              { message: 'asked by the first call', requestedSchema: { type: 'object', properties: {} } },
+              { signal: new AbortController().signal, requestId: 1 },
+              undefined,
+            ),
+          );
+        return new Promise((_, reject) => setTimeout(() => reject(new Error('Request timed out (fake)')), options.timeoutMs));
+      }
+      const answer = await lateQuestion!().catch((e: unknown) => e);
+      return { content: [], structuredContent: { answer } };
+    };
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 1, capabilities: { elicitation: { form: {} } } }));
+    await pool.start();
+    await expect(pool.callTool('first', {}, { timeoutMs: 20 })).rejects.toBeInstanceOf(CallTimeoutError);
+    const seen: string[] = [];
+    const result = await pool.callTool('second', {}, {
+      onElicitation: (q) => {
+        seen.push(q.message);
+        return { action: 'accept', content: {} };
+      },
+    });
+    expect(seen).toEqual([]); // the second caller's handler never saw the first call's question
+    expect((result.structuredContent as { answer: unknown }).answer).toBeInstanceOf(ServerQuestionRefusedError);
   });
 });
 
