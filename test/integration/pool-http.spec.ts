@@ -68,7 +68,8 @@ it('runs concurrent calls on at most maxSessions exclusive sessions', async () =
 
 it('shares one session among concurrent leases with maxConcurrentPerSession > 1', async () => {
   await startPool({ minSessions: 1, maxSessions: 1, maxConcurrentPerSession: 8 });
-  await Promise.all(Array.from({ length: 8 }, () => pool.callTool('sleep', { ms: 50 })));
+  // Long enough that all eight overlap on the server even when a busy machine is slow to send them.
+  await Promise.all(Array.from({ length: 8 }, () => pool.callTool('sleep', { ms: 400 })));
   expect(server.recorder.maxInFlight).toBe(8);
   expect(new Set(server.recorder.callsOf('sleep').map((c) => c.sessionId)).size).toBe(1);
 });
