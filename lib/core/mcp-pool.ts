@@ -238,6 +238,8 @@ export class McpPool {
       headers: o.headers,
       bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
       authProvider: o.authProvider,
+      httpClient: o.httpClient,
+      maxConnections: o.maxConnections,
       command: o.command,
       args: o.args,
       env: o.env,
@@ -1532,6 +1534,8 @@ export class McpPool {
     while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
     while (this.closings.size > 0) await Promise.allSettled([...this.closings]);
     await partitionsClosed;
+    // What the driver holds across sessions (the native HTTP transport's keep-alive connections).
+    await this.driver.close?.().catch(() => undefined);
   }
 
   private stopTimers(): void {
