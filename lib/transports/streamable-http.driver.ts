@@ -127,6 +127,9 @@ export class StreamableHttpDriver implements SessionDriver {
     const client = buildSdkClient(ctx.client);
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
+      // A notification the server sends before the GET stream is open is lost (list_changed, say): the
+      // session is handed out once the stream is open, or after a short bound for a server slow to answer it.
+      await waitBounded(transport.standaloneStreamReady(), STREAM_READY_WAIT_MS, ctx.signal);
     } catch (error) {
       await transport.close().catch(() => undefined);
       throw error;
@@ -330,6 +333,29 @@ export class StreamableHttpDriver implements SessionDriver {
       scope,
       presented: bearer === undefined ? undefined : tokenHash(bearer),
     };
+  }
+}
+
+/** How long a new native session waits for its GET stream to open before it is handed out anyway. */
+const STREAM_READY_WAIT_MS = 1000;
+
+/** Waits for `p` at most `ms`; rejects if `signal` aborts first. */
+async function waitBounded(p: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      p,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      new Promise<void>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 

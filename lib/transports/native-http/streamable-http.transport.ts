@@ -101,6 +101,7 @@ export class NativeStreamableHttpTransport implements Transport {
   private scope: string | undefined;
   private readonly path: string;
   private readonly origin: string;
+  private standalone: Promise<void> | undefined;
 
   constructor(
     private readonly endpoint: NativeHttpEndpoint,
@@ -262,9 +263,19 @@ export class NativeStreamableHttpTransport implements Transport {
     if (result !== 'AUTHORIZED') throw new UnauthorizedError();
   }
 
+  /**
+   * Resolves once the standalone GET stream is open (or the server said it offers none, or opening it
+   * failed): from then on no server notification can be missed. Resolved at once before initialization.
+   */
+  standaloneStreamReady(): Promise<void> {
+    return this.standalone ?? Promise.resolve();
+  }
+
   private startStandaloneStream(): void {
-    this.openGetStream(undefined).then(
-      (body) => body && this.follow(body, newState(undefined, undefined), true),
+    this.standalone = this.openGetStream(undefined).then(
+      (body) => {
+        if (body) void this.follow(body, newState(undefined, undefined), true);
+      },
       (error: unknown) => this.onerror?.(error as Error),
     );
   }
