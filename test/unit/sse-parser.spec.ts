@@ -97,6 +97,22 @@ describe('SseParser', () => {
     );
   });
 
+  it('decodes any bytes as TextDecoderStream does (invalid UTF-8 and cut sequences included), for any split', async () => {
+    const byte = fc.oneof(
+      fc.integer({ min: 0, max: 255 }),
+      fc.constantFrom(10, 13, 58, 0x64, 0x61, 0x74, 0xef, 0xbb, 0xbf, 0xe0, 0xed, 0xf0, 0xf4, 0x80, 0x9f, 0xa0, 0xbf, 0xc3),
+    );
+    const prefix = enc.encode('data: ');
+    await fc.assert(
+      fc.asyncProperty(fc.array(byte, { maxLength: 60 }), fc.array(fc.nat(), { maxLength: 10 }), async (bytes, cuts) => {
+        const all = new Uint8Array([...prefix, ...bytes, 10, 10]);
+        const chunks = split(all, cuts);
+        expect(native(chunks)).toEqual(await reference(chunks));
+      }),
+      { numRuns: 600 },
+    );
+  });
+
   it('joins a CRLF split across chunks into one line end', async () => {
     const chunks = ['data: a\r', '\n\r', '\ndata: b\r\n\r\n'].map((c) => enc.encode(c));
     expect(native(chunks).events).toEqual([

@@ -21,7 +21,8 @@ const SPACE = 32;
  * and `event` apply to that one event, and an event not ended by a blank line when the body ends is dropped.
  */
 export class SseParser {
-  private readonly decoder = new TextDecoder();
+  /** The first bytes of a UTF-8 character the last chunk ended in the middle of. */
+  private carry: Buffer | undefined = undefined;
   private pending = '';
   private first = true;
   private id: string | undefined = undefined;
@@ -36,13 +37,16 @@ export class SseParser {
 
   /** Feeds one chunk of the body. */
   feed(chunk: Uint8Array): void {
-    let text = this.decoder.decode(chunk, { stream: true });
+    let text = this.decode(chunk);
     if (text.length === 0) return;
     if (this.first) {
       this.first = false;
+      // A decoder in stream mode drops a BOM that starts the stream.
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       // eventsource-parser drops a BOM read as Latin-1 at the start of its first chunk (the decoder has
       // already removed a real one): the same here, so the two agree even on that.
       if (text.charCodeAt(0) === 0xef && text.charCodeAt(1) === 0xbb && text.charCodeAt(2) === 0xbf) text = text.slice(3);
+      if (text.length === 0) return;
     }
     if (this.pending.length > 0) {
       // As eventsource-parser: a chunk without any line end only extends the line in progress (so a CR held
@@ -55,6 +59,21 @@ export class SseParser {
       this.pending = '';
     }
     this.lines(text);
+  }
+
+  /**
+   * Decodes UTF-8 as a stream decoder does, without one: a character cut at the end of a chunk is held back
+   * and decoded with the next chunk (Buffer#toString replaces invalid bytes as TextDecoder does).
+   */
+  private decode(chunk: Uint8Array): string {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    if (this.carry) {
+      buf = Buffer.concat([this.carry, buf]);
+      this.carry = undefined;
+    }
+    const end = completeEnd(buf);
+    if (end < buf.length) this.carry = Buffer.from(buf.subarray(end));
+    return buf.toString('utf8', 0, end);
   }
 
   private lines(text: string): void {
@@ -114,4 +133,21 @@ export class SseParser {
         break; // unknown fields are ignored
     }
   }
+}
+
+/**
+ * Where the bytes that make whole characters end: before a lead byte in the last 3 bytes whose sequence is
+ * short of its continuation bytes. (Holding back a short sequence that turns out invalid changes nothing:
+ * decoded with the next chunk it gives the same U+FFFD.)
+ */
+function completeEnd(buf: Buffer): number {
+  const n = buf.length;
+  for (let i = n - 1; i >= 0 && i >= n - 3; i--) {
+    const b = buf[i]!;
+    if (b < 0x80) return n; // ASCII: everything up to here is complete
+    if (b < 0xc0) continue; // a continuation byte: look further back for its lead
+    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
+    return n - i >= need ? n : i;
+  }
+  return n;
 }

@@ -2,9 +2,10 @@ import { UnauthorizedError, auth as runOAuth, extractWWWAuthenticateParams, type
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { mediaTypeEssence } from '@modelcontextprotocol/sdk/shared/mediaType.js';
 import { isWithinOrigin, type FetchLike, type Transport, type TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { JSONRPCMessageSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { Dispatcher } from 'undici';
 import { HttpRequestError, lostResponseError } from './errors';
+import { parseMessage } from './message';
 import { SseParser } from './sse-parser';
 
 /** Response headers as undici gives them (lower-case names). */
@@ -244,7 +245,7 @@ export class NativeStreamableHttpTransport implements Transport {
       if (awaiting.size > 0 && !this.closed) throw lostResponseError();
     } else if (type === 'application/json') {
       const data: unknown = JSON.parse(await readText(res.body));
-      const messages = Array.isArray(data) ? data.map((m) => JSONRPCMessageSchema.parse(m)) : [JSONRPCMessageSchema.parse(data)];
+      const messages = Array.isArray(data) ? data.map((m) => parseMessage(m)) : [parseMessage(data)];
       for (const m of messages) this.onmessage?.(m);
     } else {
       await drain(res.body);
@@ -350,7 +351,7 @@ export class NativeStreamableHttpTransport implements Transport {
         if (event.event && event.event !== 'message') return;
         let message: JSONRPCMessage;
         try {
-          message = JSONRPCMessageSchema.parse(JSON.parse(event.data));
+          message = parseMessage(JSON.parse(event.data));
         } catch (error) {
           this.onerror?.(error as Error);
           return;
