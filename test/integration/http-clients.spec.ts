@@ -3,6 +3,8 @@
 // behaviour on a representative set. Then what only the native client promises: connections the pool owns
 // (bounded, closed at shutdown) and Node's global dispatcher left alone.
 import { execFile } from 'node:child_process';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as z from 'zod';
@@ -33,7 +35,55 @@ async function whoami(p: McpPool, headers: Record<string, string>): Promise<{ he
   return JSON.parse(textOf(await p.callTool('whoami', {}, { headers }))) as { headers: Record<string, string>; sessionId?: string };
 }
 
+/**
+ * A real HTTP server in front of the fixture: `/old` answers `status` with a Location of `/mcp` on this same
+ * origin (or on `elsewhere`), and `/mcp` is proxied to the fixture as it is, streams included.
+ */
+async function redirector(status: number, elsewhere?: string): Promise<{ url: (path: string) => URL; close: () => Promise<void> }> {
+  const front: Server = createServer((req, res) => {
+    if (req.url?.startsWith('/old')) {
+      res.writeHead(status, { location: elsewhere ?? '/mcp' }).end();
+      return;
+    }
+    const upstream = request(new URL(req.url ?? '/', server.url), { method: req.method, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.pipe(res);
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const port = (front.address() as AddressInfo).port;
+  return {
+    url: (path) => new URL(`http://127.0.0.1:${port}${path}`),
+    close: () => new Promise((resolve) => {
+      front.closeAllConnections();
+      front.close(() => resolve());
+    }),
+  };
+}
+
 describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
+  it('follows a 307 within the endpoint’s origin, and refuses a redirect to another origin, naming it', async () => {
+    const same = await redirector(307);
+    const other = await redirector(307, `${server.url.origin}/mcp`);
+    try {
+      const p = makePool({ httpClient, endpoint: same.url('/old'), maxSessions: 1 });
+      await p.start();
+      expect(await p.callTool('echo', { text: 'moved' })).toMatchObject({ content: [{ text: 'moved' }] });
+      await p.shutdown();
+      const q = makePool({ httpClient, name: 'elsewhere', endpoint: other.url('/old'), minSessions: 0, maxSessions: 1, failFast: false, acquireTimeoutMs: 2000 });
+      await q.start();
+      const err = await q.callTool('echo', { text: 'x' }).catch((e: unknown) => e);
+      expect(String((err as Error).cause ?? err)).toMatch(/Redirect to http:\/\/127\.0\.0\.1:\d+\/mcp not followed/);
+    } finally {
+      await pool?.shutdown();
+      await same.close();
+      await other.close();
+    }
+  });
+
+
   it('calls tools on a warm session, SSE and JSON responses alike', async () => {
     const p = makePool({ httpClient });
     await p.start();
