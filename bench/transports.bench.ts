@@ -119,6 +119,44 @@ async function makeVariants(url: URL): Promise<Variant[]> {
   ];
 }
 
+/** Heap after many calls through a warm pool on the native transport (SSE, loopback, 64 callers). */
+async function heapCheck(ctx: BenchContext, url: URL, total: number): Promise<{ rows: Array<Array<string | number>>; perThousand: number }> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const heap = () => {
+    gc?.();
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const p = new McpPool({ name: 'heap', endpoint: url, minSessions: 1, maxSessions: 1, maxConcurrentPerSession: 64, healthCheckIntervalMs: 0 });
+  await p.start();
+  const rows: Array<Array<string | number>> = [];
+  let done = 0;
+  const runTo = async (target: number) => {
+    await Promise.all(
+      Array.from({ length: 64 }, async () => {
+        while (done < target) {
+          done++;
+          await p.callTool('echo', ECHO.arguments);
+        }
+      }),
+    );
+  };
+  try {
+    await runTo(total / 10);
+    const h0 = heap();
+    rows.push([fmt(done), `${(h0 / 2 ** 20).toFixed(1)} MiB`]);
+    for (const f of [0.4, 0.7, 1]) {
+      ctx.log(`transports: heap, ${fmt(total * f)} calls`);
+      await runTo(total * f);
+      rows.push([fmt(done), `${(heap() / 2 ** 20).toFixed(1)} MiB`]);
+    }
+    const h1 = heap();
+    return { rows, perThousand: ((h1 - h0) / (done - total / 10)) * 1000 };
+  } finally {
+    await p.shutdown();
+  }
+}
+
 async function run(ctx: BenchContext): Promise<BenchResult> {
   const quick = ctx.quick;
   const latencies = quick ? [0] : [0, 5, 25];
@@ -143,6 +181,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
   const ratios = new Map<string, number[]>();
   const pushRatio = (k: string, x: number) => (ratios.get(k) ?? ratios.set(k, []).get(k)!).push(x);
   const labels = new Map<string, string>();
+  let heap: Awaited<ReturnType<typeof heapCheck>> | undefined;
   try {
     for (const [kind, server] of Object.entries(servers)) {
       for (const lat of latencies) {
@@ -190,6 +229,7 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
         }
       }
     }
+    heap = await heapCheck(ctx, new URL(servers.SSE.ready.url), quick ? 20_000 : 300_000);
   } finally {
     await proxy.close();
     await servers.SSE.close();
@@ -230,7 +270,21 @@ async function run(ctx: BenchContext): Promise<BenchResult> {
     }
   }
 
+  if (heap) {
+    out.push(
+      '### Heap through the native transport',
+      '',
+      'One warm session, 64 callers, SSE, loopback; heap used after two forced GCs (the benchmark process runs with --expose-gc).',
+      '',
+      table(['calls so far', 'heap used'], heap.rows),
+      '',
+    );
+  }
+
   const goals: GoalRow[] = [];
+  if (heap) {
+    goals.push({ goal: 'heap growth per 1 000 calls through the native transport', target: 'flat (< 1 KiB)', measured: `${fmt(heap.perThousand)} B`, met: heap.perThousand < 1024 });
+  }
   const r16 = ratio('SSE', 0, 16, 'pool-native', 'shared');
   goals.push({ goal: 'SSE, loopback, 16 callers: pool on native vs one bare shared SDK client', target: '≥ 2×', measured: times(r16), met: r16 >= 2 });
   const f16 = ratio('SSE', 0, 16, 'pool-native', 'raw');
