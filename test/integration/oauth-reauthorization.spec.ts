@@ -136,9 +136,9 @@ async function authorizing<T>(provider: AppOAuthProvider, finishAuth: (code: str
 
 const newProvider = () => new AppOAuthProvider({ redirectUrl: REDIRECT_URL, clientName: 'reauthorization-test' });
 
-async function viaPool(url: URL, steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
+async function viaPool(url: URL, httpClient: 'native' | 'sdk', steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
   const provider = newProvider();
-  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider });
+  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, httpClient });
   try {
     await pool.start();
     await steps(pool, provider);
@@ -166,45 +166,48 @@ afterEach(async () => {
   server = undefined;
 });
 
-it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
-  // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
-  const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
+// Both HTTP clients of the pool: the native transport runs the SDK's auth() itself, the SDK transport inside it.
+describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
+  it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
+    // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
+    const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
 
-  server = await never();
-  let sdkError: unknown;
-  await viaSdk(server.url, async (client, finishAuth, provider) => {
-    sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
-  });
-  const reference = server.authorizations.length;
-  expect(reference).toBe(2);
-  expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
-  await server.close();
+    server = await never();
+    let sdkError: unknown;
+    await viaSdk(server.url, async (client, finishAuth, provider) => {
+      sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
+    });
+    const reference = server.authorizations.length;
+    expect(reference).toBe(2);
+    expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
+    await server.close();
 
-  server = await never();
-  let poolError: unknown;
-  await viaPool(server.url, async (pool, provider) => {
-    poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
+    server = await never();
+    let poolError: unknown;
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
+    });
+    expect(server.authorizations.length).toBe(reference);
+    expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
+    expect(poolError).toBeInstanceOf(McpAuthError);
+    expect((poolError as McpAuthError).status).toBe(403);
+    expect((poolError as McpAuthError).cause).toBeInstanceOf(RepeatedAuthChallengeError);
+    // No token (nor its hash) in what the caller sees.
+    expect(String((poolError as Error).message) + String(((poolError as McpAuthError).cause as Error).message)).not.toMatch(/token-\d/);
   });
-  expect(server.authorizations.length).toBe(reference);
-  expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
-  expect(poolError).toBeInstanceOf(McpAuthError);
-  expect((poolError as McpAuthError).status).toBe(403);
-  expect((poolError as McpAuthError).cause).toBeInstanceOf(RepeatedAuthChallengeError);
-  // No token (nor its hash) in what the caller sees.
-  expect(String((poolError as Error).message) + String(((poolError as McpAuthError).cause as Error).message)).not.toMatch(/token-\d/);
-});
 
-it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
-  const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
-  server = await startProtectedServer(
-    (m) => scopes[m] ?? [],
-    (scope) => (scope ? scope.split(' ') : []),
-  );
-  await viaPool(server.url, async (pool, provider) => {
-    const finish = (code: string) => pool.finishAuth(code);
-    expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
-    const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
-    expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
+  it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
+    const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
+    server = await startProtectedServer(
+      (m) => scopes[m] ?? [],
+      (scope) => (scope ? scope.split(' ') : []),
+    );
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      const finish = (code: string) => pool.finishAuth(code);
+      expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
+      const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
+      expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
+    });
+    expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
   });
-  expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
 });
