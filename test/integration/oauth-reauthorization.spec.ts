@@ -23,6 +23,8 @@ interface ProtectedServer {
   url: URL;
   /** Authorization requests (each one a redirect of the user), with the scope each asked for. */
   authorizations: Array<string | undefined>;
+  /** Every HTTP request: its path and headers. */
+  requests: Array<{ path: string; headers: IncomingMessage['headers'] }>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ interface ProtectedServer {
  */
 async function startProtectedServer(scopesFor: (method: string) => string[], grant: (scope: string | undefined) => string[]): Promise<ProtectedServer> {
   const authorizations: Array<string | undefined> = [];
+  const requests: ProtectedServer['requests'] = [];
   const codes = new Map<string, string[]>();
   const tokens = new Map<string, string[]>();
   let base = '';
@@ -45,6 +48,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', base);
+    requests.push({ path: url.pathname, headers: req.headers });
     const prm = `${base}/.well-known/oauth-protected-resource/mcp`;
     if (url.pathname === '/.well-known/oauth-protected-resource/mcp') return json(res, 200, { resource: `${base}/mcp`, authorization_servers: [base] });
     if (url.pathname === '/.well-known/oauth-authorization-server') {
@@ -113,6 +117,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
   return {
     url: new URL(`${base}/mcp`),
     authorizations,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -209,5 +214,22 @@ describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
       expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
     });
     expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
+  });
+
+  it("sends a caller's headers and the bearer token to the MCP endpoint only, never to OAuth discovery, registration or token requests", async () => {
+    server = await startProtectedServer(
+      (m) => (m === 'tools/call' ? ['mcp:basic'] : []),
+      () => ['mcp:basic'],
+    );
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      const call = () => pool.callTool('whoami', {}, { headers: { 'x-request-id': 'r-1' } });
+      expect((await authorizing(provider, (code) => pool.finishAuth(code), call)).content).toEqual([{ type: 'text', text: 'you' }]);
+    });
+    const oauth = server.requests.filter((r) => r.path !== '/mcp');
+    expect(oauth.map((r) => r.path)).toEqual(expect.arrayContaining(['/.well-known/oauth-protected-resource/mcp', '/register', '/token']));
+    expect(oauth.filter((r) => r.headers['x-request-id'] !== undefined || /^Bearer /i.test(r.headers.authorization ?? ''))).toEqual([]);
+    // ...while the endpoint got both on the call that went through.
+    const calls = server.requests.filter((r) => r.path === '/mcp' && r.headers['x-request-id'] === 'r-1');
+    expect(calls.some((r) => /^Bearer token-/.test(r.headers.authorization ?? ''))).toBe(true);
   });
 });
