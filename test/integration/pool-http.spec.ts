@@ -68,7 +68,8 @@ it('runs concurrent calls on at most maxSessions exclusive sessions', async () =
 
 it('shares one session among concurrent leases with maxConcurrentPerSession > 1', async () => {
   await startPool({ minSessions: 1, maxSessions: 1, maxConcurrentPerSession: 8 });
-  await Promise.all(Array.from({ length: 8 }, () => pool.callTool('sleep', { ms: 50 })));
+  // Long enough for all 8 to overlap on a loaded machine: each concurrent POST opens a connection of its own.
+  await Promise.all(Array.from({ length: 8 }, () => pool.callTool('sleep', { ms: 300 })));
   expect(server.recorder.maxInFlight).toBe(8);
   expect(new Set(server.recorder.callsOf('sleep').map((c) => c.sessionId)).size).toBe(1);
 });
