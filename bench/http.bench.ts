@@ -6,7 +6,8 @@
  * - session per call: new Client, connect (initialize + initialized), tools/list, tools/call, DELETE, close;
  * - shared client: one SDK Client, every caller on it at once: the ceiling;
  * - generic-pool: generic-pool wrapping SDK clients (exclusive borrow), what one would write by hand;
- * - our pool, maxConcurrentPerSession 1 (maxSessions 64) and 8 (maxSessions 8).
+ * - our pool, maxConcurrentPerSession 1 (maxSessions 64) and 8 (maxSessions 8), on its default HTTP client
+ *   (the native transport; bench/transports.bench.ts sets the SDK transport beside it).
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -150,8 +151,8 @@ async function clientCpuBreakdown(ctx: BenchContext, url: URL, out: string[]): P
       },
     };
   };
-  const pool = async (label: string) => {
-    const p = new McpPool({ name: 'breakdown', endpoint: url, minSessions: 1, maxSessions: 1, maxConcurrentPerSession: 16 });
+  const pool = async (label: string, httpClient: 'native' | 'sdk') => {
+    const p = new McpPool({ name: 'breakdown', endpoint: url, minSessions: 1, maxSessions: 1, maxConcurrentPerSession: 16, httpClient });
     await p.start();
     return { label, op: () => p.callTool('echo', ECHO.arguments), close: () => p.shutdown() };
   };
@@ -167,7 +168,8 @@ async function clientCpuBreakdown(ctx: BenchContext, url: URL, out: string[]): P
     await sdkClient('SDK client + the same link, body end seen by one TransformStream (bench/lib/linked-signal-fetch.ts)', (base) => ({
       fetch: transformLinkedFetch(base),
     })),
-    await pool('our pool, 1 session, maxConcurrentPerSession 16 (driver: both wrappers above + header context)'),
+    await pool("our pool, 1 session, maxConcurrentPerSession 16, httpClient 'sdk' (driver: both wrappers above + header context)", 'sdk'),
+    await pool("our pool, 1 session, maxConcurrentPerSession 16, httpClient 'native' (lib/transports/native-http: no fetch, no web streams)", 'native'),
   ];
   const cpu = new Map<string, number[]>();
   const tput = new Map<string, number[]>();
@@ -192,7 +194,7 @@ async function clientCpuBreakdown(ctx: BenchContext, url: URL, out: string[]): P
     '### Where the client\'s CPU goes (loopback, one session, 16 callers)',
     '',
     `On this machine the SDK client, not the server, is the busier side of an HTTP call, so what the client adds per call ` +
-      `decides the throughput once the CPU is saturated. The shipped HTTP driver wraps the SDK's fetch twice: LostResponseWatch ` +
+      `decides the throughput once the CPU is saturated. On the SDK transport (httpClient 'sdk') the HTTP driver wraps the SDK's fetch twice: LostResponseWatch ` +
       `(fails a request at once when its SSE stream ends without a response) and linkedSignalFetch (per-request abort ` +
       `signals); each re-wraps every response body in web streams. Client CPU time (user + system of this process) per ` +
       `call, median of ${runs} interleaved run(s) of ${measureMs} ms. calls/s are shown but are noisier than CPU time.`,

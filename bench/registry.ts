@@ -6,5 +6,6 @@ import http from './http.bench';
 import memory from './memory.bench';
 import overhead from './overhead.bench';
 import stdio from './stdio.bench';
+import transports from './transports.bench';
 
-export const BENCHMARKS: Benchmark[] = [http, stdio, overhead, contention, deadBackend, memory];
+export const BENCHMARKS: Benchmark[] = [http, stdio, overhead, contention, deadBackend, memory, transports];

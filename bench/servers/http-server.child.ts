@@ -25,7 +25,8 @@ export interface HttpServerStats {
 }
 
 async function main(): Promise<void> {
-  const server = await startHttpMcpServer();
+  // `--json`: plain JSON responses (the SDK's enableJsonResponse) instead of an SSE stream per POST.
+  const server = await startHttpMcpServer({ enableJsonResponse: process.argv.includes('--json') });
   serveRpc(
     {
       stats: (): HttpServerStats => ({

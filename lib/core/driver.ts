@@ -66,6 +66,10 @@ export interface DriverConfig {
   readonly bearerToken?: () => string | Promise<string>;
   /** HTTP: an OAuth client provider, in the shape the driver's SDK expects (opaque to the core). */
   readonly authProvider?: unknown;
+  /** HTTP: which client speaks the protocol (`'native'`: the driver's own on undici; `'sdk'`: the SDK's). */
+  readonly httpClient?: 'native' | 'sdk';
+  /** HTTP, native client: most connections to the endpoint at once for requests (0: no bound of its own). */
+  readonly maxConnections?: number;
   /** stdio: the command, its arguments, environment and working directory. */
   readonly command?: string;
   readonly args: readonly string[];

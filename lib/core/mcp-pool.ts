@@ -110,6 +110,8 @@ export class McpPool {
       headers: o.headers,
       bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
       authProvider: o.authProvider,
+      httpClient: o.httpClient,
+      maxConnections: o.maxConnections,
       command: o.command,
       args: o.args,
       env: o.env,

@@ -48,6 +48,17 @@ export interface McpPoolOptions {
   minSessions?: number;
   /** Hard cap on sessions. Default 10. */
   maxSessions?: number;
+  /**
+   * HTTP: which client speaks Streamable HTTP. `'native'` (default): the library's transport on undici, over
+   * keep-alive connections the pool owns (closed at shutdown). `'sdk'`: the SDK's own transport on `fetch`.
+   */
+  httpClient?: 'native' | 'sdk';
+  /**
+   * HTTP, `httpClient: 'native'`: most connections open to the endpoint at once for requests; 0 (default)
+   * bounds them only by the requests in flight (at most `maxSessions` × `maxConcurrentPerSession`, plus
+   * probes and closes). Each session's standalone GET stream has a connection of its own, outside this bound.
+   */
+  maxConnections?: number;
   /** Leases that may share one session at once. Default 1 (exclusive borrow, safe for stateful servers). */
   maxConcurrentPerSession?: number;
   /** End-to-end deadline of one acquire, session creation included. Default 30000. */
@@ -244,6 +255,8 @@ export const POOL_DEFAULTS = {
   stderr: 'inherit' as const,
   minSessions: 2,
   maxSessions: 10,
+  httpClient: 'native' as 'native' | 'sdk',
+  maxConnections: 0,
   maxConcurrentPerSession: 1,
   acquireTimeoutMs: 30_000,
   maxWaiters: 1000,
@@ -279,6 +292,7 @@ export const TOO_LARGE = `must be at most ${MAX_OPTION_VALUE} (Node's timer limi
 
 const NON_NEGATIVE_INTS = [
   'minSessions',
+  'maxConnections',
   'acquireTimeoutMs',
   'maxWaiters',
   'drainTimeoutMs',
@@ -330,6 +344,7 @@ export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
   'healthCheckIntervalMs',
   'healthCheckTimeoutMs',
   'healthProbe',
+  'httpClient',
   'idleTimeoutMs',
   'instrumentation',
   'leakDetectionThresholdMs',
@@ -337,6 +352,7 @@ export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
   'logger',
   'maxAffinityKeys',
   'maxConcurrentPerSession',
+  'maxConnections',
   'maxPartitions',
   'maxSessionLifetimeMs',
   'maxSessions',
@@ -434,6 +450,13 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
   let args = options.args ?? [];
   const headers = options.headers ?? {};
 
+  if (merged.httpClient !== 'native' && merged.httpClient !== 'sdk') issues.push({ field: 'httpClient', message: "must be 'native' or 'sdk'" });
+  if (transport === 'stdio' && options.httpClient !== undefined)
+    issues.push({ field: 'httpClient', message: 'is only valid with the streamable_http transport' });
+  if (transport === 'stdio' && options.maxConnections !== undefined)
+    issues.push({ field: 'maxConnections', message: 'is only valid with the streamable_http transport' });
+  if (options.maxConnections !== undefined && merged.httpClient === 'sdk')
+    issues.push({ field: 'maxConnections', message: "needs httpClient: 'native' (the SDK transport's connections belong to fetch)" });
   if (transport !== 'streamable_http' && transport !== 'stdio') {
     issues.push({ field: 'transport', message: "must be 'streamable_http' or 'stdio'" });
   } else if (!options.driver && transport === 'streamable_http') {

@@ -118,6 +118,13 @@ export class McpPoolOptionsDto {
   @NotLessThan('minSessions')
   maxSessions?: number;
 
+  @IsOptional()
+  @IsIn(['native', 'sdk'], { message: "must be 'native' or 'sdk'" })
+  httpClient?: 'native' | 'sdk';
+
+  @IntegerOption(0)
+  maxConnections?: number;
+
   @IntegerOption(1)
   maxConcurrentPerSession?: number;
 
@@ -277,6 +284,7 @@ export class McpPoolOptionsDto {
 export const CONVERTED_OPTION_KEYS = [
   'minSessions',
   'maxSessions',
+  'maxConnections',
   'maxConcurrentPerSession',
   'acquireTimeoutMs',
   'maxWaiters',

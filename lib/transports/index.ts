@@ -21,6 +21,8 @@ export const builtInDrivers: SessionDriverFactory = (config: DriverConfig): Sess
       headers: config.headers,
       auth: config.bearerToken,
       authProvider: config.authProvider as OAuthClientProvider | undefined,
+      httpClient: config.httpClient,
+      maxConnections: config.maxConnections,
     });
   }
   throw new McpPoolConfigError(config.poolName, [{ field: 'transport', message: `has no built-in driver for ${JSON.stringify(config.transport)}` }]);

@@ -11,6 +11,10 @@ import { classifyCommon, isErrorLike, networkCode } from './error-classification
 import { LostResponseWatch } from './lost-response-watch';
 import { linkedSignalFetch } from './linked-fetch';
 import { SdkSession, buildSdkClient, currentOrigin, outsideOrigin } from './sdk-client';
+import type { Dispatcher } from 'undici';
+import { HttpRequestError } from './native-http/errors';
+import { NativeStreamableHttpTransport, type NativeHttpEndpoint, type ResponseHeaders } from './native-http/streamable-http.transport';
+import { loadUndici } from './native-http/undici-loader';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -22,8 +26,19 @@ export interface StreamableHttpDriverOptions {
   authProvider?: OAuthClientProvider;
   /** Deadline of the DELETE that ends a session on close. Default 2000. */
   terminateTimeoutMs?: number;
-  /** The fetch to call underneath (default: global fetch). */
+  /** The fetch to call underneath (default: global fetch). With `httpClient: 'native'`, only OAuth requests use it. */
   fetch?: FetchLike;
+  /**
+   * `'native'` (default): the library's transport on undici, over keep-alive connections this driver owns.
+   * `'sdk'`: the SDK's `StreamableHTTPClientTransport` on `fetch`.
+   */
+  httpClient?: 'native' | 'sdk';
+  /**
+   * `'native'` only: most connections open to the endpoint at once for requests (POST, DELETE); 0 = no bound
+   * beyond the requests the pool has in flight. Each session's standalone GET stream holds a connection of
+   * its own, outside this bound.
+   */
+  maxConnections?: number;
 }
 
 /**
@@ -78,13 +93,17 @@ export class StreamableHttpDriver implements SessionDriver {
   private exchangingCode = false;
   /** insufficient_scope challenge key -> hash of the access token the user's authorization for it produced. */
   private readonly authorizedFor = new Map<string, string>();
+  /** `'native'`: what every session of the endpoint shares (its keep-alive pools among them). */
+  private readonly native: NativeEndpoint | undefined;
 
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
     this.authProvider = opts.authProvider && this.guardedProvider(opts.authProvider);
+    this.native = (opts.httpClient ?? 'native') === 'native' ? new NativeEndpoint(this, opts, this.authProvider, this.fetch) : undefined;
   }
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    if (this.native) return this.createNative(ctx, this.native);
     const watch = new LostResponseWatch();
     // A partition's session carries its identity on every request (initialize included), over the pool's
     // bearer token and any caller's headers: its own fetch applies it last.
@@ -104,6 +123,60 @@ export class StreamableHttpDriver implements SessionDriver {
     }
     watch.attach(transport);
     return new HttpSession(client, transport, watch, this.opts.terminateTimeoutMs ?? 2000);
+  }
+
+  private async createNative(ctx: CreateSessionContext, endpoint: NativeEndpoint): Promise<DriverSession> {
+    const transport = new NativeStreamableHttpTransport(endpoint);
+    const client = buildSdkClient(ctx.client);
+    try {
+      await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
+      // A notification the server sends before the GET stream is open is lost (list_changed, say): the
+      // session is handed out once the stream is open, or after a short bound for a server slow to answer it.
+      await waitBounded(transport.standaloneStreamReady(), STREAM_READY_WAIT_MS, ctx.signal);
+    } catch (error) {
+      await transport.close().catch(() => undefined);
+      throw error;
+    }
+    return new HttpSession(client, transport, undefined, this.opts.terminateTimeoutMs ?? 2000);
+  }
+
+  /** Closes the keep-alive connections of the native transport (after every session closed). */
+  async close(): Promise<void> {
+    await this.native?.close();
+  }
+
+  /** What a native transport saw of an endpoint response: the same notes as the SDK path's fetch takes. */
+  observeNative(status: number, headers: ResponseHeaders, sent: Readonly<Record<string, string>>): void {
+    if (status !== 401 && status !== 403 && status !== 429) return;
+    const res = headersResponse(status, headers);
+    this.noteResponse(res);
+    if (this.opts.authProvider) this.noteEndpointChallenge(sent['authorization'], res);
+  }
+
+  /** The headers of one native request to the endpoint: static < bearer < the request's own (never protocol headers). */
+  nativeHeaders(statics: Readonly<Record<string, string>>): Record<string, string> | Promise<Record<string, string>> {
+    const origin = currentOrigin();
+    const perRequest = origin ? origin.headers : currentMcpHeaders();
+    const auth = this.opts.auth;
+    const headers: Record<string, string> = { ...statics };
+    const add = () => {
+      if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers[name] = perRequest[name]!;
+      return headers;
+    };
+    if (auth === undefined) return add();
+    if (typeof auth === 'string') {
+      headers['authorization'] = `Bearer ${auth}`;
+      return add();
+    }
+    const token = auth();
+    if (typeof token === 'string') {
+      headers['authorization'] = `Bearer ${token}`;
+      return add();
+    }
+    return token.then((t) => {
+      headers['authorization'] = `Bearer ${t}`;
+      return add();
+    });
   }
 
   async finishAuth(authorizationCode: string): Promise<void> {
@@ -187,6 +260,8 @@ export class StreamableHttpDriver implements SessionDriver {
     }
     const common = classifyCommon(error);
     if (common) return common;
+    // The native transport's network failures say themselves whether the request reached the server.
+    if (error instanceof HttpRequestError) return { kind: 'session-fatal', mayHaveRun: !error.neverSent };
     // An error raised inside the SDK's OAuth flow (discovery, token exchange) while creating a session the
     // endpoint refused: an auth problem, not an unreachable endpoint — no backoff loop, no circuit count.
     const challenged = session === undefined ? this.recentChallenge() : undefined;
@@ -206,21 +281,18 @@ export class StreamableHttpDriver implements SessionDriver {
     // The identity's own credential replaces the pool's bearer token (a partition by authorization).
     const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
     const noteRetryAfter = (response: Response): Response => {
-      if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {
-        const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(response);
-        this.challenge = { at: Date.now(), status: response.status, resourceMetadataUrl, scope };
-      } else if (response.status === 401 || response.status === 403) {
-        this.challenge = { ...this.challenge, at: Date.now(), status: response.status };
-      }
-      if (response.status === 429) {
-        const ms = retryAfterMs(response.headers.get('retry-after'));
-        if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
-      }
+      this.noteResponse(response);
       return response;
     };
     const endpoint = this.opts.endpoint;
     // With an OAuth provider, the endpoint's challenges are noted for the re-authorization guard.
-    const endpointFetch: FetchLike = this.opts.authProvider ? async (url, init) => this.noteEndpointChallenge(init, await base(url, init)) : base;
+    const endpointFetch: FetchLike = this.opts.authProvider
+      ? async (url, init) => {
+          const response = await base(url, init);
+          this.noteEndpointChallenge(new Headers(init?.headers).get('authorization') ?? undefined, response);
+          return response;
+        }
+      : base;
     return async (url, init) => {
       // Credentials and a caller's headers go to the MCP endpoint only: never to the OAuth discovery and
       // token requests the SDK sends through this same fetch to other URLs and hosts.
@@ -241,12 +313,26 @@ export class StreamableHttpDriver implements SessionDriver {
     };
   }
 
+  /** Notes a 401/403 challenge (what finishAuth and classify need) and a 429's Retry-After. */
+  private noteResponse(response: Pick<Response, 'status' | 'headers'>): void {
+    if ((response.status === 401 || response.status === 403) && response.headers.has('www-authenticate')) {
+      const { resourceMetadataUrl, scope } = extractWWWAuthenticateParams(response as Response);
+      this.challenge = { at: Date.now(), status: response.status, resourceMetadataUrl, scope };
+    } else if (response.status === 401 || response.status === 403) {
+      this.challenge = { ...this.challenge, at: Date.now(), status: response.status };
+    }
+    if (response.status === 429) {
+      const ms = retryAfterMs(response.headers.get('retry-after'));
+      if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
+    }
+  }
+
   /** Notes a 401/403 challenge of the endpoint and the token the refused request carried (for the guard). */
-  private noteEndpointChallenge(init: RequestInit | undefined, response: Response): Response {
-    if (response.status !== 401 && response.status !== 403) return response;
+  private noteEndpointChallenge(authorization: string | undefined, response: Pick<Response, 'status' | 'headers'>): void {
+    if (response.status !== 401 && response.status !== 403) return;
     const header = response.headers.get('www-authenticate') ?? '';
-    const { error, scope } = header ? extractWWWAuthenticateParams(response) : { error: undefined, scope: undefined };
-    const bearer = /^Bearer\s+(.+)$/i.exec(new Headers(init?.headers).get('authorization') ?? '')?.[1];
+    const { error, scope } = header ? extractWWWAuthenticateParams(response as Response) : { error: undefined, scope: undefined };
+    const bearer = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1];
     this.endpointChallenge = {
       at: Date.now(),
       key: `${response.status} ${header}`,
@@ -254,7 +340,29 @@ export class StreamableHttpDriver implements SessionDriver {
       scope,
       presented: bearer === undefined ? undefined : tokenHash(bearer),
     };
-    return response;
+  }
+}
+
+/** How long a new native session waits for its GET stream to open before it is handed out anyway. */
+const STREAM_READY_WAIT_MS = 1000;
+
+/** Waits for `p` at most `ms`; rejects if `signal` aborts first. */
+async function waitBounded(p: Promise<void>, ms: number, signal: AbortSignal): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([
+      p,
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))),
+      new Promise<void>((_, reject) => {
+        onAbort = () => reject(signal.reason);
+        if (signal.aborted) onAbort();
+        else signal.addEventListener('abort', onAbort, { once: true });
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -266,13 +374,92 @@ function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('base64url').slice(0, 22);
 }
 
+/** The endpoint as the native transports of one driver share it: keep-alive pools, headers, OAuth. */
+class NativeEndpoint implements NativeHttpEndpoint {
+  readonly url: URL;
+  readonly authFetch: FetchLike;
+  /** origin -> pool for requests (bounded by maxConnections), and one for the long-lived GET streams. */
+  private readonly pools = new Map<string, Dispatcher>();
+  private readonly streamPools = new Map<string, Dispatcher>();
+  private readonly statics: Record<string, string> = {};
+  private closed = false;
+
+  constructor(
+    private readonly driver: StreamableHttpDriver,
+    private readonly opts: StreamableHttpDriverOptions,
+    readonly authProvider: OAuthClientProvider | undefined,
+    fetch: FetchLike,
+  ) {
+    this.url = opts.endpoint;
+    this.authFetch = fetch;
+    for (const [name, value] of Object.entries(opts.headers ?? {})) this.statics[name.toLowerCase()] = value;
+  }
+
+  dispatcherFor(origin: string, stream = false): Dispatcher {
+    // After shutdown no request is sent: "Not connected" says it never left.
+    if (this.closed) throw new Error('Not connected');
+    const pools = stream ? this.streamPools : this.pools;
+    let pool = pools.get(origin);
+    if (!pool) {
+      const max = this.opts.maxConnections;
+      pool = new (loadUndici().Pool)(origin, {
+        connections: stream || !max ? null : max,
+        // The MCP request's own deadline governs (the pool cancels it); a GET stream may be quiet for long.
+        headersTimeout: 0,
+        bodyTimeout: 0,
+      });
+      pools.set(origin, pool);
+    }
+    return pool;
+  }
+
+  headers(): Record<string, string> | Promise<Record<string, string>> {
+    return this.driver.nativeHeaders(this.statics);
+  }
+
+  observe(status: number, headers: ResponseHeaders, sent: Readonly<Record<string, string>>): void {
+    this.driver.observeNative(status, headers, sent);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.pools.values(), ...this.streamPools.values()];
+    this.pools.clear();
+    this.streamPools.clear();
+    // Every session is closed by now: close() lets a last request finish, destroy() ends whatever is left.
+    await Promise.all(
+      all.map(async (pool) => {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([pool.close().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000)))]);
+        clearTimeout(timer);
+        await pool.destroy().catch(() => undefined);
+      }),
+    );
+  }
+}
+
+/** A Response-shaped view of undici's response headers, for the SDK's header readers. */
+function headersResponse(status: number, headers: ResponseHeaders): Pick<Response, 'status' | 'headers'> {
+  const get = (name: string): string | null => {
+    const v = headers[name.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  };
+  return { status, headers: { get, has: (name: string) => get(name) !== null } as Headers };
+}
+
+/** What a session needs of its transport, SDK or native. */
+interface SessionTransport {
+  readonly sessionId: string | undefined;
+  terminateSession(): Promise<void>;
+}
+
 class HttpSession extends SdkSession implements DriverSession {
   private closing = false;
 
   constructor(
     client: Client,
-    private readonly transport: StreamableHTTPClientTransport,
-    private readonly watch: LostResponseWatch,
+    private readonly transport: SessionTransport,
+    private readonly watch: LostResponseWatch | undefined,
     private readonly terminateTimeoutMs: number,
   ) {
     super(client);
@@ -304,7 +491,7 @@ class HttpSession extends SdkSession implements DriverSession {
       }),
     ]);
     clearTimeout(timer);
-    this.watch.close();
+    this.watch?.close();
     await this.client.close().catch(() => undefined);
   }
 }

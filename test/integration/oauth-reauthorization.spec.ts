@@ -23,6 +23,8 @@ interface ProtectedServer {
   url: URL;
   /** Authorization requests (each one a redirect of the user), with the scope each asked for. */
   authorizations: Array<string | undefined>;
+  /** Every HTTP request: its path and headers. */
+  requests: Array<{ path: string; headers: IncomingMessage['headers'] }>;
   close(): Promise<void>;
 }
 
@@ -32,6 +34,7 @@ interface ProtectedServer {
  */
 async function startProtectedServer(scopesFor: (method: string) => string[], grant: (scope: string | undefined) => string[]): Promise<ProtectedServer> {
   const authorizations: Array<string | undefined> = [];
+  const requests: ProtectedServer['requests'] = [];
   const codes = new Map<string, string[]>();
   const tokens = new Map<string, string[]>();
   let base = '';
@@ -45,6 +48,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
   };
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', base);
+    requests.push({ path: url.pathname, headers: req.headers });
     const prm = `${base}/.well-known/oauth-protected-resource/mcp`;
     if (url.pathname === '/.well-known/oauth-protected-resource/mcp') return json(res, 200, { resource: `${base}/mcp`, authorization_servers: [base] });
     if (url.pathname === '/.well-known/oauth-authorization-server') {
@@ -113,6 +117,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
   return {
     url: new URL(`${base}/mcp`),
     authorizations,
+    requests,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -136,9 +141,9 @@ async function authorizing<T>(provider: AppOAuthProvider, finishAuth: (code: str
 
 const newProvider = () => new AppOAuthProvider({ redirectUrl: REDIRECT_URL, clientName: 'reauthorization-test' });
 
-async function viaPool(url: URL, steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
+async function viaPool(url: URL, httpClient: 'native' | 'sdk', steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
   const provider = newProvider();
-  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider });
+  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, httpClient });
   try {
     await pool.start();
     await steps(pool, provider);
@@ -166,45 +171,65 @@ afterEach(async () => {
   server = undefined;
 });
 
-it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
-  // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
-  const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
+// Both HTTP clients of the pool: the native transport runs the SDK's auth() itself, the SDK transport inside it.
+describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
+  it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
+    // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
+    const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
 
-  server = await never();
-  let sdkError: unknown;
-  await viaSdk(server.url, async (client, finishAuth, provider) => {
-    sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
-  });
-  const reference = server.authorizations.length;
-  expect(reference).toBe(2);
-  expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
-  await server.close();
+    server = await never();
+    let sdkError: unknown;
+    await viaSdk(server.url, async (client, finishAuth, provider) => {
+      sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
+    });
+    const reference = server.authorizations.length;
+    expect(reference).toBe(2);
+    expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
+    await server.close();
 
-  server = await never();
-  let poolError: unknown;
-  await viaPool(server.url, async (pool, provider) => {
-    poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
+    server = await never();
+    let poolError: unknown;
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
+    });
+    expect(server.authorizations.length).toBe(reference);
+    expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
+    expect(poolError).toBeInstanceOf(McpAuthError);
+    expect((poolError as McpAuthError).status).toBe(403);
+    expect((poolError as McpAuthError).cause).toBeInstanceOf(RepeatedAuthChallengeError);
+    // No token (nor its hash) in what the caller sees.
+    expect(String((poolError as Error).message) + String(((poolError as McpAuthError).cause as Error).message)).not.toMatch(/token-\d/);
   });
-  expect(server.authorizations.length).toBe(reference);
-  expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
-  expect(poolError).toBeInstanceOf(McpAuthError);
-  expect((poolError as McpAuthError).status).toBe(403);
-  expect((poolError as McpAuthError).cause).toBeInstanceOf(RepeatedAuthChallengeError);
-  // No token (nor its hash) in what the caller sees.
-  expect(String((poolError as Error).message) + String(((poolError as McpAuthError).cause as Error).message)).not.toMatch(/token-\d/);
-});
 
-it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
-  const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
-  server = await startProtectedServer(
-    (m) => scopes[m] ?? [],
-    (scope) => (scope ? scope.split(' ') : []),
-  );
-  await viaPool(server.url, async (pool, provider) => {
-    const finish = (code: string) => pool.finishAuth(code);
-    expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
-    const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
-    expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
+  it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
+    const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
+    server = await startProtectedServer(
+      (m) => scopes[m] ?? [],
+      (scope) => (scope ? scope.split(' ') : []),
+    );
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      const finish = (code: string) => pool.finishAuth(code);
+      expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
+      const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
+      expect(result.content).toEqual([{ type: 'text', text: 'you' }]);
+    });
+    expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
   });
-  expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
+
+  it("sends a caller's headers and the bearer token to the MCP endpoint only, never to OAuth discovery, registration or token requests", async () => {
+    server = await startProtectedServer(
+      (m) => (m === 'tools/call' ? ['mcp:basic'] : []),
+      () => ['mcp:basic'],
+    );
+    await viaPool(server.url, httpClient, async (pool, provider) => {
+      const call = () => pool.callTool('whoami', {}, { headers: { 'x-request-id': 'r-1' } });
+      expect((await authorizing(provider, (code) => pool.finishAuth(code), call)).content).toEqual([{ type: 'text', text: 'you' }]);
+    });
+    const oauth = server.requests.filter((r) => r.path !== '/mcp');
+    expect(oauth.map((r) => r.path)).toEqual(expect.arrayContaining(['/.well-known/oauth-protected-resource/mcp', '/register', '/token']));
+    expect(oauth.filter((r) => r.headers['x-request-id'] !== undefined || /^Bearer /i.test(r.headers.authorization ?? ''))).toEqual([]);
+    // ...while the endpoint got both on the call that went through.
+    const calls = server.requests.filter((r) => r.path === '/mcp' && r.headers['x-request-id'] === 'r-1');
+    expect(calls.some((r) => /^Bearer token-/.test(r.headers.authorization ?? ''))).toBe(true);
+  });
 });

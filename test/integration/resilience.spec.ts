@@ -114,7 +114,8 @@ it('keeps one listener on a caller signal shared by many concurrent calls, and n
 });
 
 it('keeps the listeners on a busy HTTP session’s transport signal bounded (undici adds one per request otherwise)', async () => {
-  const p = makePool({ maxConcurrentPerSession: 16 });
+  // The SDK transport passes one long-lived signal to every fetch; the native one has none (next test).
+  const p = makePool({ maxConcurrentPerSession: 16, httpClient: 'sdk' });
   await p.start();
   const lease = await p.acquire();
   // The SDK transport's own AbortController is private: read it only to count its listeners.
@@ -125,4 +126,25 @@ it('keeps the listeners on a busy HTTP session’s transport signal bounded (und
   }
   // 960 requests: without per-request linking this signal would hold hundreds of listeners until a GC.
   expect(getEventListeners(transportSignal, 'abort').length).toBeLessThanOrEqual(2);
+});
+
+it('holds no abort controller of a finished request on a busy native HTTP session, and aborts the GET stream on close', async () => {
+  const p = makePool({ maxConcurrentPerSession: 16, drainTimeoutMs: 0 });
+  await p.start();
+  const lease = await p.acquire();
+  // The native transport's per-request controllers are private: read them only to count them.
+  const inflight = ((lease.client as Client).transport as unknown as { inflight: Set<AbortController> }).inflight;
+  lease.release();
+  const standalone = 1; // the GET stream's own request
+  await until(() => inflight.size === standalone, 2000, 'the warm-up bodies to close');
+  for (let batch = 0; batch < 60; batch++) {
+    await Promise.all(Array.from({ length: 16 }, () => p.callTool('echo', { text: 'x' })));
+  }
+  await until(() => inflight.size === standalone, 2000, 'the last bodies to close');
+  // The GET stream never ends by itself: the transport's close() must abort its request.
+  const [getStream] = [...inflight];
+  const transport = (lease.client as Client).transport!;
+  await transport.close();
+  expect(getStream!.signal.aborted).toBe(true);
+  expect(inflight.size).toBe(0);
 });
