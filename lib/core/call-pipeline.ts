@@ -24,6 +24,9 @@ import type { SessionRecord } from './session-record';
 /** The cause of a RateLimitedError raised by the pool's own limiter (not the server's 429): never retried. */
 export const LOCAL_LIMIT = new Error('the pool\'s own rate limiter (rateLimit)');
 
+/** The headers of a request that carries none of the caller's (all were identity headers on a shared session). */
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 /** A run of this many timeouts in a row on one session marks it hung: it is evicted. */
 const HUNG_AFTER_TIMEOUTS = 3;
 
@@ -82,7 +85,9 @@ export class CallPipeline {
       // Headers are read here, inside the instrumentation's context (it may add trace headers).
       if (ctx.driver.supportsHeaders) {
         const headers = requestHeaders(currentMcpHeaders(), lease.headers, extra);
-        request.headers = headers && rec.slice.key === undefined ? this.sharedSessionHeaders(headers, method) : headers;
+        // Headers the shared sessions may not carry are dropped; when none is left the request still says so
+        // (an empty set, not undefined), so a driver never falls back to the caller's context headers.
+        request.headers = headers && rec.slice.key === undefined ? (this.sharedSessionHeaders(headers, method) ?? NO_HEADERS) : headers;
       }
       // In flight from the moment it is sent (not while the rate limiter holds it); the finally below removes it.
       rec.requests.add(request);

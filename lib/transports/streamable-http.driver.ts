@@ -126,7 +126,10 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   private async createNative(ctx: CreateSessionContext, endpoint: NativeEndpoint): Promise<DriverSession> {
-    const transport = new NativeStreamableHttpTransport(endpoint);
+    // A partition's session carries its identity on every request (initialize included), over the pool's
+    // bearer token and any caller's headers; the keep-alive connections stay the endpoint's, shared.
+    const identity = ctx.identity && Object.keys(ctx.identity).length ? ctx.identity : undefined;
+    const transport = new NativeStreamableHttpTransport(identity ? endpoint.forIdentity(identity) : endpoint);
     const client = buildSdkClient(ctx.client);
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
@@ -153,14 +156,21 @@ export class StreamableHttpDriver implements SessionDriver {
     if (this.opts.authProvider) this.noteEndpointChallenge(sent['authorization'], res);
   }
 
-  /** The headers of one native request to the endpoint: static < bearer < the request's own (never protocol headers). */
-  nativeHeaders(statics: Readonly<Record<string, string>>): Record<string, string> | Promise<Record<string, string>> {
+  /**
+   * The headers of one native request to the endpoint: static < bearer < the request's own < the session's
+   * identity (a partition's; its own authorization replaces the bearer). Never protocol headers.
+   */
+  nativeHeaders(
+    statics: Readonly<Record<string, string>>,
+    identity?: Readonly<Record<string, string>>,
+  ): Record<string, string> | Promise<Record<string, string>> {
     const origin = currentOrigin();
     const perRequest = origin ? origin.headers : currentMcpHeaders();
-    const auth = this.opts.auth;
+    const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
     const headers: Record<string, string> = { ...statics };
     const add = () => {
       if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers[name] = perRequest[name]!;
+      if (identity) for (const name of Object.keys(identity)) if (!PROTOCOL_HEADERS.has(name)) headers[name] = identity[name]!;
       return headers;
     };
     if (auth === undefined) return add();
@@ -415,6 +425,18 @@ class NativeEndpoint implements NativeHttpEndpoint {
 
   headers(): Record<string, string> | Promise<Record<string, string>> {
     return this.driver.nativeHeaders(this.statics);
+  }
+
+  /** The endpoint as one identity's sessions see it: the same connections, the identity on every request. */
+  forIdentity(identity: Readonly<Record<string, string>>): NativeHttpEndpoint {
+    return {
+      url: this.url,
+      authProvider: this.authProvider,
+      authFetch: this.authFetch,
+      dispatcherFor: (origin, stream) => this.dispatcherFor(origin, stream),
+      headers: () => this.driver.nativeHeaders(this.statics, identity),
+      observe: (status, headers, sent) => this.observe(status, headers, sent),
+    };
   }
 
   observe(status: number, headers: ResponseHeaders, sent: Readonly<Record<string, string>>): void {

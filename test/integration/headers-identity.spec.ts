@@ -102,6 +102,21 @@ describe('per-request headers', () => {
     expect(own.headers).toMatchObject({ 'x-tenant-id': 'acme', 'x-api-key': 'k-secret-1' });
   });
 
+  it.each(['native', 'sdk'] as const)(
+    'keeps identity headers off shared sessions when they are the only headers of the request (httpClient %s)',
+    async (httpClient) => {
+      const p = makePool({ httpClient });
+      await p.start();
+      // Every header of the request is stripped: the request must go without them, not fall back to the context's.
+      const viaContext = await runWithMcpHeaders({ cookie: 'sid=ctx', 'x-api-key': 'k-ctx' }, () => whoami(p));
+      const viaCall = await whoami(p, { cookie: 'sid=call' });
+      for (const seen of [viaContext, viaCall]) {
+        expect(seen.headers.cookie).toBeUndefined();
+        expect(seen.headers['x-api-key']).toBeUndefined();
+      }
+    },
+  );
+
   it('refuses protocol headers and CR/LF per request with a typed error, sending nothing', async () => {
     const p = makePool();
     await p.start();
