@@ -51,6 +51,11 @@ export type SessionDriverFactory = (config: DriverConfig) => SessionDriver;
 export interface DriverConfig {
   readonly poolName: string;
   readonly transport: string;
+  /**
+   * Which MCP protocol era to speak: `'legacy'` (2025-11-25, `initialize` and sessions), `'modern'`
+   * (2026-07-28, stateless) or `'auto'` (the driver finds out, once per endpoint and identity).
+   */
+  readonly protocol: McpProtocolOption;
   /** HTTP: the MCP endpoint. */
   readonly endpoint?: URL;
   /** HTTP: static headers on every request to the endpoint. */
@@ -122,10 +127,18 @@ export interface DriverRequestOptions {
   readonly identifiesCaller?: boolean;
 }
 
+/** The protocol option of a pool (see {@link DriverConfig.protocol}). */
+export type McpProtocolOption = 'legacy' | 'auto' | 'modern';
+
+/** The protocol era a session speaks: 2025-11-25 (`'legacy'`) or 2026-07-28 and later (`'modern'`). */
+export type McpProtocolEra = 'legacy' | 'modern';
+
 /** One connected session, as handed out by a driver. */
 export interface DriverSession {
   /** The server's id for this session (HTTP `Mcp-Session-Id`), if the protocol has one. */
   readonly remoteId: string | undefined;
+  /** The protocol era the session negotiated (undefined: the driver does not say; the SDK 1.x drivers speak `'legacy'`). */
+  readonly era?: McpProtocolEra;
   /** Process id of the session's child process (stdio). */
   readonly pid?: number;
   /** What the server declared it can do. */
@@ -153,6 +166,9 @@ export interface DriverSession {
  *   `authorizationRequired`: an OAuth provider now waits for the user to authorize (the error reaches the
  *   caller as is, so the app can run the flow).
  * - `rate-limited`: the server answered 429; `retryAfterMs` if it said so.
+ * - `incompatible`: the server and this client share no protocol version (the server answered -32022, or era
+ *   negotiation found no common version). A configuration error, not an outage: no backoff loop, no circuit.
+ *   `supportedVersions`: what the server said it speaks (empty when it did not say).
  */
 export type ErrorVerdict =
   | {
@@ -165,4 +181,5 @@ export type ErrorVerdict =
   | { kind: 'timeout' }
   | { kind: 'session-fatal'; mayHaveRun: boolean }
   | { kind: 'auth'; status?: number; authorizationRequired?: boolean }
-  | { kind: 'rate-limited'; retryAfterMs?: number };
+  | { kind: 'rate-limited'; retryAfterMs?: number }
+  | { kind: 'incompatible'; supportedVersions: readonly string[]; requestedVersion?: string };

@@ -7,7 +7,7 @@ import {
   withoutRequestContext,
 } from '../context/request-context';
 import { CircuitBreaker, type CircuitState } from './circuit-breaker';
-import type { DriverConfig, DriverSession, ErrorVerdict, SessionDriver, SessionDriverFactory } from './driver';
+import type { DriverConfig, DriverSession, ErrorVerdict, McpProtocolEra, SessionDriver, SessionDriverFactory } from './driver';
 import type { McpCallToolResult as CallToolResult, McpMethod, McpParams, McpPrompt as Prompt, McpResource as Resource, McpResult, McpTool as Tool } from './mcp-types';
 import { InFlightRequests, clientSpecFor, declaredCapabilities, type PoolRequest } from './server-questions';
 import { cachedTokenSource } from './token-cache';
@@ -17,8 +17,8 @@ import {
   CallTimeoutError,
   McpAuthError,
   McpAuthorizationRequiredError,
+  McpProtocolVersionError,
   McpRequestError,
-  McpServerError,
   McpPoolConfigError,
   McpPoolError,
   OperationAbortedError,
@@ -31,6 +31,7 @@ import {
   TenantLimitError,
   SessionLostError,
   errorMessage,
+  serverErrorFor,
   type PoolStateSummary,
 } from './errors';
 import { McpLease, type CallOptions, type LeaseHost } from './lease';
@@ -141,6 +142,13 @@ export class McpPool {
    * once until finishAuth(), instead of starting a new authorization (a new PKCE verifier) each time.
    */
   private authPending: unknown;
+  /**
+   * The server speaks no protocol version this pool offers (a configuration error): creation stops, and
+   * every caller gets this at once while no session is up. No backoff, no circuit.
+   */
+  private incompatible: McpProtocolVersionError | undefined;
+  /** The era the last session created negotiated (for health and tracing). */
+  private lastEra: McpProtocolEra | undefined;
   /** The last creation error since the last success (the circuit does not count auth refusals). */
   private lastCreateFailure: unknown;
   /** Identity headers already warned about (once each). */
@@ -234,6 +242,7 @@ export class McpPool {
     const config: DriverConfig = {
       poolName: this.name,
       transport: o.transport,
+      protocol: o.protocol,
       endpoint: o.endpoint,
       headers: o.headers,
       bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
@@ -265,6 +274,17 @@ export class McpPool {
     return this.circuit.poll(Date.now());
   }
 
+  /**
+   * The protocol era the pool's sessions speak (`'legacy'` or `'modern'`), as the last session created
+   * negotiated it; undefined before the first session (or when the driver does not say). A partitioned pool
+   * reports its partitions' era.
+   */
+  get protocolEra(): McpProtocolEra | undefined {
+    if (this.lastEra) return this.lastEra;
+    for (const p of this.partitions?.values() ?? []) if (p.lastEra) return p.lastEra;
+    return undefined;
+  }
+
   /** The last session-creation error while creations are failing (auth refusals included), else undefined. */
   get lastCreateError(): unknown {
     return this.lastCreateFailure;
@@ -292,7 +312,7 @@ export class McpPool {
       if (this.options.failFast && this.records.size < this.options.minSessions) {
         const cause = this.lastCreateFailure;
         await this.shutdown();
-        throw new SessionCreateError(this.name, cause);
+        throw this.incompatible ?? new SessionCreateError(this.name, cause);
       }
     })();
     return this.startPromise;
@@ -500,6 +520,7 @@ export class McpPool {
     });
     if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return report('down', `pool is ${this.lifecycle}`);
     if (this.shuttingDown) return report('down', 'the application is shutting down');
+    if (this.incompatible && this.records.size === 0) return report('down', this.incompatible.message);
     if (this.circuitState === 'open' && this.records.size === 0) {
       return report('down', `circuit open: ${errorMessage(this.circuit.lastError)}`);
     }
@@ -717,6 +738,7 @@ export class McpPool {
   private wait(opts: AcquireOptions | undefined, now: number): Promise<SessionRecord> {
     const signal = opts?.signal;
     if (signal?.aborted) throw new OperationAbortedError(this.name, 'acquire', signal.reason);
+    if (this.incompatible && this.records.size === 0) throw this.incompatible;
     if (this.circuit.poll(now) === 'open' && this.records.size === 0) {
       throw new PoolUnavailableError(this.name, this.circuit.openUntil - now, this.circuit.lastError);
     }
@@ -900,7 +922,7 @@ export class McpPool {
     // The instrumentation sees the typed error (an exporter classifies the library's errors, not an SDK's).
     const call = instrumentation
       ? () =>
-          instrumentation.wrapCall({ pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind }, async () => {
+          instrumentation.wrapCall({ pool: this.name, method, toolName, sessionId: rec.session.remoteId, transport: this.driver.kind, era: rec.session.era }, async () => {
             try {
               return await send();
             } catch (error) {
@@ -970,10 +992,10 @@ export class McpPool {
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         this.rateLimiter?.pauseUntil(Date.now() + Math.min(verdict.retryAfterMs ?? 1000, MAX_RETRY_AFTER_MS));
         return new RateLimitedError(this.name, error, verdict.retryAfterMs);
+      case 'incompatible':
+        return this.protocolError(verdict, error);
       case 'call':
-        return verdict.rpc
-          ? new McpServerError(this.name, method, verdict.rpc.code, verdict.rpc.data, verdict.rpc.message, error)
-          : new McpRequestError(this.name, method, verdict.status, error);
+        return verdict.rpc ? serverErrorFor(this.name, method, verdict.rpc, error) : new McpRequestError(this.name, method, verdict.status, error);
     }
   }
 
@@ -1017,6 +1039,10 @@ export class McpPool {
    * reaches the caller as is, so the app can run the authorization flow; a plain 401/403 becomes a
    * McpAuthError.
    */
+  private protocolError(verdict: Extract<ErrorVerdict, { kind: 'incompatible' }>, error: unknown): McpProtocolVersionError {
+    return new McpProtocolVersionError(this.name, verdict.supportedVersions, verdict.requestedVersion, this.options.protocol, error);
+  }
+
   private authError(verdict: Extract<ErrorVerdict, { kind: 'auth' }>, error: unknown): McpAuthError {
     return verdict.authorizationRequired ? new McpAuthorizationRequiredError(this.name, error) : new McpAuthError(this.name, verdict.status, error);
   }
@@ -1159,7 +1185,7 @@ export class McpPool {
       this.wakeCreationAt(this.circuit.openUntil);
       return;
     }
-    if (this.authBlocked) return;
+    if (this.authBlocked || this.incompatible) return;
     // Slow start: with no live session there is no proof the endpoint works, so one creation runs
     // first and the rest follow once it succeeds. While creations fail they stay one at a time, spaced
     // by backoff, however many callers wait.
@@ -1248,6 +1274,7 @@ export class McpPool {
     if (!ds.serverCapabilities?.tools) return;
     const generation = this.catalog.toolsGeneration;
     const timeoutMs = this.options.connectTimeoutMs;
+    let hintTtlMs: unknown;
     const tools = await collectPages(
       this.name,
       'tools/list',
@@ -1261,9 +1288,10 @@ export class McpPool {
         }
       },
       (page) => page.tools,
+      (first) => (hintTtlMs = first.ttlMs),
     );
-    // The list is fetched anyway: let it serve the cache too.
-    this.catalog.offerTools(tools, generation);
+    // The list is fetched anyway: let it serve the cache too (for as long as the server's hint says, if any).
+    this.catalog.offerTools(tools, generation, hintTtlMs);
   }
 
   /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
@@ -1331,6 +1359,7 @@ export class McpPool {
     this.circuit.onSuccess();
     this.lastCreateFailure = undefined;
     this.authBlocked = false;
+    this.lastEra = ds.era ?? this.lastEra;
     this.log('debug', `session created in ${now - started} ms (${this.records.size} sessions)`);
     this.events.emit('sessionCreated', { pool: this.name, sessionId: rec.id, durationMs: now - started });
     this.notifyReady();
@@ -1346,6 +1375,14 @@ export class McpPool {
     this.metrics.errors++;
     const verdict = this.driver.classify(error, undefined);
     this.lastCreateFailure = verdict.kind === 'auth' ? this.authError(verdict, error) : error;
+    if (verdict.kind === 'incompatible') {
+      // A permanent mismatch, not an outage: stop creating, tell everyone now, keep the circuit out of it.
+      this.incompatible = this.protocolError(verdict, error);
+      this.lastCreateFailure = this.incompatible;
+      this.log('error', this.incompatible.message);
+      for (const w of this.waiters.drain()) w.reject(this.incompatible);
+      return;
+    }
     if (verdict.kind === 'auth') {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // the waiters now; the next caller tries again.

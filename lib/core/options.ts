@@ -1,4 +1,4 @@
-import type { SessionDriver } from './driver';
+import type { McpProtocolEra, McpProtocolOption, SessionDriver } from './driver';
 import type { PartitionBy } from './partitions';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { McpClientCapabilities as ClientCapabilities, McpRoot as Root, McpTool as Tool } from './mcp-types';
@@ -31,6 +31,14 @@ export interface McpPoolOptions {
   name?: string;
   /** `'streamable_http'` (default) or `'stdio'`. */
   transport?: McpTransportKind;
+  /**
+   * The MCP protocol era to speak. `'legacy'` (default): 2025-11-25 on the SDK 1.x client (an `initialize`
+   * per session, `Mcp-Session-Id`). `'auto'`: the v2 client (`@modelcontextprotocol/client`, an optional
+   * peer) asks the server once per endpoint and identity (`server/discover`, falling back to `initialize`)
+   * and speaks 2026-07-28 where it can; later sessions reuse the verdict with no round trip. `'modern'`:
+   * 2026-07-28 only, on the v2 client. See the README's "Protocol eras".
+   */
+  protocol?: McpProtocolOption;
   /** HTTP: the MCP endpoint URL. stdio: a command line (`"node server.js --flag"`), as an alternative to `command`/`args`. */
   endpoint?: string | URL;
   /** stdio: the executable to spawn, one child process per session. */
@@ -229,6 +237,8 @@ export interface McpCallInfo {
   /** The server's session id (HTTP), if any. */
   sessionId?: string;
   transport: string;
+  /** The protocol era of the session the call runs on (`'legacy'` or `'modern'`), when the driver says. */
+  era?: McpProtocolEra;
 }
 
 export interface McpPoolInstrumentation {
@@ -239,6 +249,7 @@ export const DEFAULT_POOL_NAME = 'default';
 
 export const POOL_DEFAULTS = {
   transport: 'streamable_http' as McpTransportKind,
+  protocol: 'legacy' as McpProtocolOption,
   stderr: 'inherit' as const,
   minSessions: 2,
   maxSessions: 10,
@@ -348,6 +359,7 @@ export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
   'onToolsChanged',
   'partitionBy',
   'partitionIdleTimeoutMs',
+  'protocol',
   'rateLimit',
   'recoveryInitialMs',
   'recoveryTimeoutMs',
@@ -420,6 +432,9 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
   let command = options.command;
   let args = options.args ?? [];
   const headers = options.headers ?? {};
+
+  if (merged.protocol !== 'legacy' && merged.protocol !== 'auto' && merged.protocol !== 'modern')
+    issues.push({ field: 'protocol', message: "must be 'legacy', 'auto' or 'modern'" });
 
   if (transport !== 'streamable_http' && transport !== 'stdio') {
     issues.push({ field: 'transport', message: "must be 'streamable_http' or 'stdio'" });
