@@ -58,6 +58,11 @@ export interface DriverConfig {
   readonly protocol: McpProtocolOption;
   /** HTTP: the MCP endpoint. */
   readonly endpoint?: URL;
+  /**
+   * HTTP: the most connections the pool can use at once (every session's requests in flight, plus one
+   * long-lived stream per session): a driver that owns its connections caps its sockets at this.
+   */
+  readonly maxConnections: number;
   /** HTTP: static headers on every request to the endpoint. */
   readonly headers: Readonly<Record<string, string>>;
   /** HTTP: the current bearer token (already cached by the core when it came from a provider). */

@@ -244,6 +244,7 @@ export class McpPool {
       transport: o.transport,
       protocol: o.protocol,
       endpoint: o.endpoint,
+      maxConnections: o.maxSessions * (o.maxConcurrentPerSession + 1),
       headers: o.headers,
       bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
       authProvider: o.authProvider,
@@ -1569,6 +1570,8 @@ export class McpPool {
     while (this.attempts.size > 0) await Promise.allSettled([...this.attempts]);
     while (this.closings.size > 0) await Promise.allSettled([...this.closings]);
     await partitionsClosed;
+    // What the driver holds across sessions (its connections) goes last, once every session is closed.
+    await this.driver.close?.().catch(() => undefined);
   }
 
   private stopTimers(): void {

@@ -21,6 +21,7 @@ export const builtInDrivers: SessionDriverFactory = (config: DriverConfig): Sess
       endpoint: config.endpoint!,
       protocol: config.protocol,
       headers: config.headers,
+      maxConnections: config.maxConnections,
       auth: config.bearerToken,
       authProvider: config.authProvider as object | undefined,
     });

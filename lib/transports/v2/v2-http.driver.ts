@@ -7,6 +7,7 @@ import { currentOrigin, outsideOrigin } from '../sdk-client';
 import { classifyV2Error } from './classify';
 import { EraCache, eraCacheKey, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
+import { OwnedConnections } from './owned-connections';
 import { V2Session, buildV2Client } from './v2-session';
 
 export interface V2HttpDriverOptions {
@@ -21,7 +22,9 @@ export interface V2HttpDriverOptions {
   authProvider?: object;
   /** The era verdicts; default: the process-wide cache (keys are per endpoint and identity). */
   eraCache?: EraCache;
-  /** Replaces global fetch (tests). */
+  /** Sockets per origin of the driver's own keep-alive connections. Default 64. */
+  maxConnections?: number;
+  /** Replaces the driver's own connections (tests). */
   fetch?: FetchLike;
   /** Bound on the DELETE of a legacy session at close. Default 2000. */
   terminateTimeoutMs?: number;
@@ -45,11 +48,19 @@ export class V2HttpDriver implements SessionDriver {
   private readonly fetch: FetchLike;
   private readonly eras: EraCache;
   private retryAfter = { at: 0, ms: 0 };
+  /** The keep-alive connections this driver's sessions share, closed with the pool. */
+  readonly connections: OwnedConnections;
 
   constructor(private readonly opts: V2HttpDriverOptions) {
     this.mod = loadV2Client(opts.poolName, opts.protocol);
     this.eras = opts.eraCache ?? sharedEraCache;
+    this.connections = new OwnedConnections(opts.maxConnections ?? 64);
     this.fetch = this.endpointFetch();
+  }
+
+  /** Closes the driver's connections (the pool calls it once, after every session is closed). */
+  async close(): Promise<void> {
+    this.connections.close();
   }
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
@@ -128,7 +139,7 @@ export class V2HttpDriver implements SessionDriver {
    * requests sent through the same fetch. A pool request carries its own headers in RequestOptions.headers.
    */
   private endpointFetch(): FetchLike {
-    const plain: FetchLike = this.opts.fetch ?? ((url: string | URL, init?: RequestInit) => fetch(url, init));
+    const plain: FetchLike = this.opts.fetch ?? this.connections.fetch;
     const base = linkedSignalFetch(plain as never) as FetchLike;
     const auth = this.opts.auth;
     const endpoint = this.opts.endpoint;
