@@ -83,6 +83,8 @@ export interface McpPoolHealth extends PoolStateSummary {
   pool: string;
   state: PoolLifecycle;
   minSessions: number;
+  /** The protocol era the pool's sessions speak, once one has connected (see McpPool.protocolEra). */
+  era?: McpProtocolEra;
 }
 
 /** A row of {@link McpPool.debugSnapshot}. */
@@ -517,6 +519,7 @@ export class McpPool {
       pool: this.name,
       state: this.lifecycle,
       minSessions: this.options.minSessions,
+      ...(this.protocolEra ? { era: this.protocolEra } : {}),
       ...this.summary(),
     });
     if (this.lifecycle !== 'running' && this.lifecycle !== 'starting') return report('down', `pool is ${this.lifecycle}`);

@@ -1,7 +1,7 @@
-import type { Client, FetchLike, PriorDiscovery, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { Client, FetchLike, McpSubscription, PriorDiscovery, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, McpProtocolOption, SessionDriver } from '../../core/driver';
 import { currentMcpHeaders, withoutRequestContext } from '../../context/request-context';
-import { PROTOCOL_HEADERS } from '../../util/headers';
+import { isProtocolHeader } from '../../util/headers';
 import { linkedSignalFetch } from '../linked-fetch';
 import { currentOrigin, outsideOrigin } from '../sdk-client';
 import { classifyV2Error } from './classify';
@@ -97,14 +97,26 @@ export class V2HttpDriver implements SessionDriver {
       throw error;
     }
     const era = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
+    let subscription: McpSubscription | undefined;
     if (era === 'modern') {
       const discover = client.getDiscoverResult();
       if (discover && prior?.kind !== 'modern') this.eras.set(key, { kind: 'modern', discover });
+      // The probe path opens the list_changed subscription itself; a connect from a prior verdict does not
+      // (SDK 2.4): open the same one, so that every client has its subscriptions/listen stream.
+      subscription = client.autoOpenedSubscription;
+      if (!subscription && prior?.kind === 'modern') {
+        try {
+          subscription = await openListChanged(client, ctx);
+        } catch (error) {
+          await client.close().catch(() => undefined);
+          throw error;
+        }
+      }
     } else if (prior?.kind !== 'legacy') {
       this.eras.set(key, { kind: 'legacy' });
     }
     const terminateTimeoutMs = this.opts.terminateTimeoutMs ?? 2000;
-    return new V2Session(
+    const session = new V2Session(
       client,
       era,
       () => transport.sessionId,
@@ -122,7 +134,9 @@ export class V2HttpDriver implements SessionDriver {
             clearTimeout(timer);
           }),
         ),
+      subscription,
     );
+    return session;
   }
 
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
@@ -156,17 +170,27 @@ export class V2HttpDriver implements SessionDriver {
       if (auth === undefined && context === undefined) return note(await base(url, init));
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${await auth()}`);
-      if (context) for (const name of Object.keys(context)) if (!isProtocolHeader(name)) headers.set(name, context[name]!);
+      if (context) for (const name of Object.keys(context)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, context[name]!);
       return note(await base(url, { ...init, headers }));
     };
   }
 }
 
-/** Headers a caller's context may not set on the wire (the transport's, and the 2026-07-28 mirrored ones). */
-function isProtocolHeader(name: string): boolean {
-  const n = name.toLowerCase();
-  return PROTOCOL_HEADERS.has(n) || n.startsWith('mcp-');
+/**
+ * Opens the `subscriptions/listen` stream for the lists whose `list_changed` the server advertises (what
+ * the v2 client's probe path opens by itself). Undefined when it advertises none.
+ */
+async function openListChanged(client: Client, ctx: CreateSessionContext): Promise<McpSubscription | undefined> {
+  const caps = client.getServerCapabilities();
+  const filter = {
+    ...(caps?.tools?.listChanged ? { toolsListChanged: true } : {}),
+    ...(caps?.prompts?.listChanged ? { promptsListChanged: true } : {}),
+    ...(caps?.resources?.listChanged ? { resourcesListChanged: true } : {}),
+  };
+  if (Object.keys(filter).length === 0) return undefined;
+  return withoutRequestContext(() => outsideOrigin(() => client.listen(filter, { timeout: ctx.timeoutMs, signal: ctx.signal })));
 }
+
 
 function isEndpoint(url: string | URL, endpoint: URL): boolean {
   const u = typeof url === 'string' ? new URL(url) : url;

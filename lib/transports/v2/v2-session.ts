@@ -1,8 +1,9 @@
-import type { Client, ClientOptions, RequestOptions } from '@modelcontextprotocol/client';
+import type { Client, ClientOptions, McpSubscription, RequestOptions } from '@modelcontextprotocol/client';
 import type { DriverRequestOptions, DriverSession, McpClientSpec, McpProtocolEra, McpProtocolOption } from '../../core/driver';
 import type { McpMethod, McpParams, McpResult, McpServerCapabilities, McpServerQuestionMethod } from '../../core/mcp-types';
 import { currentOrigin, runInOrigin } from '../sdk-client';
 import { currentMcpHeaders } from '../../context/request-context';
+import { isProtocolHeader } from '../../util/headers';
 import type { V2ClientModule } from './load-client';
 
 /** The 2026-07-28 revision: what `protocol: 'modern'` pins. */
@@ -46,6 +47,21 @@ export function buildV2Client(mod: V2ClientModule, spec: McpClientSpec, protocol
   return client;
 }
 
+/**
+ * A caller's headers minus those the transport owns (context headers come from anyone's
+ * runWithMcpHeaders(): a forwarded `mcp-session-id` or `mcp-name` must not reach the wire). Returns the same
+ * object when there is nothing to drop.
+ */
+function withoutProtocolHeaders(headers: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  let kept: Record<string, string> | undefined;
+  for (const name of Object.keys(headers)) {
+    if (!isProtocolHeader(name.toLowerCase())) continue;
+    kept ??= { ...headers };
+    delete kept[name];
+  }
+  return kept ?? headers;
+}
+
 type CacheMode = 'use' | 'refresh' | 'bypass';
 type Send<M extends McpMethod> = (client: Client, params: McpParams<M>, o: RequestOptions & { cacheMode?: CacheMode }, era: McpProtocolEra) => Promise<McpResult<M>>;
 
@@ -83,10 +99,17 @@ export class V2Session implements DriverSession {
     readonly era: McpProtocolEra,
     private readonly sessionIdOf: () => string | undefined,
     private readonly closeTransport: () => Promise<void>,
+    /** The `subscriptions/listen` stream of a modern session (its list_changed notifications). */
+    private readonly subscription?: McpSubscription,
   ) {
     client.onclose = () => {
       if (!this.closing) this.onDied?.(new Error('the MCP transport closed'));
     };
+    // The stream is how a stateless session hears list_changed: when the server ends it (restarted, or
+    // shutting down), the session would go deaf, so it is replaced (the new one listens again).
+    void subscription?.closed.then((how) => {
+      if (how !== 'local' && !this.closing) this.onDied?.(new Error(`the subscriptions/listen stream ended (${how})`));
+    });
   }
 
   get remoteId(): string | undefined {
@@ -104,7 +127,7 @@ export class V2Session implements DriverSession {
     if (options.resetTimeoutOnProgress) o.resetTimeoutOnProgress = true;
     // Per-request headers ride on the v2 client's own RequestOptions.headers: on this request's POST only
     // (and on every input_required retry of it), never on another.
-    if (options.headers) o.headers = options.headers;
+    if (options.headers) o.headers = withoutProtocolHeaders(options.headers);
     const send = SEND[method] as Send<M>;
     // The origin is found again by the question handlers (input_required rounds, 2025 server requests) and
     // by the driver's fetch, which must not add a caller's context headers to a pool request: only when
@@ -116,6 +139,7 @@ export class V2Session implements DriverSession {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    await this.subscription?.close().catch(() => undefined);
     await this.closeTransport().catch(() => undefined);
     await this.client.close().catch(() => undefined);
   }
