@@ -8,7 +8,7 @@ import { classifyV2Error } from './classify';
 import { EraCache, eraCacheKey, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
 import { OwnedConnections } from './owned-connections';
-import { V2Session, buildV2Client } from './v2-session';
+import { V2Session, buildV2Client, openListChanged } from './v2-session';
 
 export interface V2HttpDriverOptions {
   poolName: string;
@@ -175,22 +175,6 @@ export class V2HttpDriver implements SessionDriver {
     };
   }
 }
-
-/**
- * Opens the `subscriptions/listen` stream for the lists whose `list_changed` the server advertises (what
- * the v2 client's probe path opens by itself). Undefined when it advertises none.
- */
-async function openListChanged(client: Client, ctx: CreateSessionContext): Promise<McpSubscription | undefined> {
-  const caps = client.getServerCapabilities();
-  const filter = {
-    ...(caps?.tools?.listChanged ? { toolsListChanged: true } : {}),
-    ...(caps?.prompts?.listChanged ? { promptsListChanged: true } : {}),
-    ...(caps?.resources?.listChanged ? { resourcesListChanged: true } : {}),
-  };
-  if (Object.keys(filter).length === 0) return undefined;
-  return withoutRequestContext(() => outsideOrigin(() => client.listen(filter, { timeout: ctx.timeoutMs, signal: ctx.signal })));
-}
-
 
 function isEndpoint(url: string | URL, endpoint: URL): boolean {
   const u = typeof url === 'string' ? new URL(url) : url;

@@ -1,8 +1,8 @@
 import type { Client, ClientOptions, McpSubscription, RequestOptions } from '@modelcontextprotocol/client';
-import type { DriverRequestOptions, DriverSession, McpClientSpec, McpProtocolEra, McpProtocolOption } from '../../core/driver';
+import type { CreateSessionContext, DriverRequestOptions, DriverSession, McpClientSpec, McpProtocolEra, McpProtocolOption } from '../../core/driver';
 import type { McpMethod, McpParams, McpResult, McpServerCapabilities, McpServerQuestionMethod } from '../../core/mcp-types';
-import { currentOrigin, runInOrigin } from '../sdk-client';
-import { currentMcpHeaders } from '../../context/request-context';
+import { currentOrigin, outsideOrigin, runInOrigin } from '../sdk-client';
+import { currentMcpHeaders, withoutRequestContext } from '../../context/request-context';
 import { isProtocolHeader } from '../../util/headers';
 import type { V2ClientModule } from './load-client';
 
@@ -101,6 +101,8 @@ export class V2Session implements DriverSession {
     private readonly closeTransport: () => Promise<void>,
     /** The `subscriptions/listen` stream of a modern session (its list_changed notifications). */
     private readonly subscription?: McpSubscription,
+    /** stdio: the child's pid. */
+    private readonly pidOf?: () => number | undefined,
   ) {
     client.onclose = () => {
       if (!this.closing) this.onDied?.(new Error('the MCP transport closed'));
@@ -114,6 +116,10 @@ export class V2Session implements DriverSession {
 
   get remoteId(): string | undefined {
     return this.sessionIdOf();
+  }
+
+  get pid(): number | undefined {
+    return this.pidOf?.();
   }
 
   get serverCapabilities(): McpServerCapabilities | undefined {
@@ -143,4 +149,19 @@ export class V2Session implements DriverSession {
     await this.closeTransport().catch(() => undefined);
     await this.client.close().catch(() => undefined);
   }
+}
+
+/**
+ * Opens the `subscriptions/listen` stream for the lists whose `list_changed` the server advertises (what
+ * the v2 client's probe path opens by itself). Undefined when it advertises none.
+ */
+export async function openListChanged(client: Client, ctx: CreateSessionContext): Promise<McpSubscription | undefined> {
+  const caps = client.getServerCapabilities();
+  const filter = {
+    ...(caps?.tools?.listChanged ? { toolsListChanged: true } : {}),
+    ...(caps?.prompts?.listChanged ? { promptsListChanged: true } : {}),
+    ...(caps?.resources?.listChanged ? { resourcesListChanged: true } : {}),
+  };
+  if (Object.keys(filter).length === 0) return undefined;
+  return withoutRequestContext(() => outsideOrigin(() => client.listen(filter, { timeout: ctx.timeoutMs, signal: ctx.signal })));
 }
