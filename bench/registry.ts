@@ -4,7 +4,8 @@ import contention from './contention.bench';
 import deadBackend from './dead-backend.bench';
 import http from './http.bench';
 import memory from './memory.bench';
+import modern from './modern.bench';
 import overhead from './overhead.bench';
 import stdio from './stdio.bench';
 
-export const BENCHMARKS: Benchmark[] = [http, stdio, overhead, contention, deadBackend, memory];
+export const BENCHMARKS: Benchmark[] = [http, stdio, overhead, contention, deadBackend, memory, modern];

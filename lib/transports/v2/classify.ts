@@ -16,7 +16,9 @@ const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNRE
  *   session there is no session to expire: a 404 is an unknown method (-32601), a call error.
  */
 export function classifyV2Error(mod: V2ClientModule, error: unknown, session: DriverSession | undefined): ErrorVerdict {
-  const { SdkError, SdkErrorCode, SdkHttpError, ProtocolError } = mod;
+  const { SdkError, SdkErrorCode, SdkHttpError, ProtocolError, UnauthorizedError } = mod;
+  // The OAuth provider now waits for the user to authorize (the app runs the flow, then finishAuth).
+  if (error instanceof UnauthorizedError) return { kind: 'auth', status: 401, authorizationRequired: true };
   if (error instanceof ProtocolError) {
     if (error.code === UNSUPPORTED_PROTOCOL_VERSION) return incompatible(error.data, error.message);
     return { kind: 'call', rpc: { code: error.code, message: error.message.replace(/^MCP error -?\d+: /, ''), data: error.data } };

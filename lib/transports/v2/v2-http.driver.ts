@@ -48,6 +48,8 @@ export class V2HttpDriver implements SessionDriver {
   private readonly fetch: FetchLike;
   private readonly eras: EraCache;
   private retryAfter = { at: 0, ms: 0 };
+  /** The last transport an OAuth provider authorized through: it holds what the code exchange needs. */
+  private authTransport: StreamableHTTPClientTransport | undefined;
   /** The keep-alive connections this driver's sessions share, closed with the pool. */
   readonly connections: OwnedConnections;
 
@@ -89,6 +91,7 @@ export class V2HttpDriver implements SessionDriver {
       authProvider: this.opts.authProvider as never,
     });
     const client: Client = buildV2Client(this.mod, ctx.client, this.opts.protocol);
+    if (this.opts.authProvider) this.authTransport = transport;
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs, ...(prior ? { prior } : {}) });
     } catch (error) {
@@ -137,6 +140,16 @@ export class V2HttpDriver implements SessionDriver {
       subscription,
     );
     return session;
+  }
+
+  /**
+   * Completes an OAuth authorization code flow, on the transport whose connect asked for it (it recorded the
+   * server's challenge: resource metadata, scope, issuer). The provider keeps the tokens for every session.
+   */
+  async finishAuth(authorizationCode: string): Promise<void> {
+    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
+    if (!this.authTransport) throw new Error('no authorization was started: create a session first');
+    await withoutRequestContext(() => outsideOrigin(() => this.authTransport!.finishAuth(authorizationCode)));
   }
 
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
