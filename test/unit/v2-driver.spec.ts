@@ -91,3 +91,21 @@ describe('the typed errors of the 2026-07-28 codes', () => {
     expect(serverErrorFor('p', 'tools/call', { code: -32602, message: 'bad' }, undefined).constructor).toBe(McpServerError);
   });
 });
+
+describe('the SDK 1.x driver against a 2026-07-28-only server', () => {
+  const { StreamableHttpDriver } = require('../../lib/transports/streamable-http.driver') as typeof import('../../lib/transports/streamable-http.driver');
+  const { StreamableHTTPError } = require('@modelcontextprotocol/sdk/client/streamableHttp.js') as typeof import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+  const driver = new StreamableHttpDriver({ endpoint });
+  const refused = (body: unknown) => new StreamableHTTPError(400, `Error POSTing to endpoint: ${JSON.stringify(body)}`);
+
+  it('reads 400 / -32022 as incompatible, with the versions the server named', () => {
+    const e = refused({ jsonrpc: '2.0', id: 0, error: { code: -32022, message: 'Unsupported protocol version', data: { supported: ['2026-07-28'], requested: '2025-11-25' } } });
+    expect(driver.classify(e, undefined)).toEqual({ kind: 'incompatible', supportedVersions: ['2026-07-28'], requestedVersion: '2025-11-25' });
+  });
+
+  it('reads 400 / -32020 to its initialize (the 2026 headers are required) as incompatible, and not on a live session', () => {
+    const e = refused({ jsonrpc: '2.0', id: 0, error: { code: -32020, message: 'Missing MCP-Protocol-Version header' } });
+    expect(driver.classify(e, undefined)).toMatchObject({ kind: 'incompatible', requestedVersion: '2025-11-25' });
+    expect(driver.classify(e, { remoteId: 'sid' } as DriverSession).kind).not.toBe('incompatible');
+  });
+});
