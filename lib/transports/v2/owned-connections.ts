@@ -38,19 +38,27 @@ export class OwnedConnections {
     return n;
   }
 
-  readonly fetch: Fetch = (input, init) =>
-    new Promise<Response>((resolve, reject) => {
+  readonly fetch: Fetch = async (input, init) => {
+    const body = init?.body;
+    if (body === undefined || body === null || typeof body === 'string' || body instanceof Uint8Array) return this.send(input, init, body ?? undefined);
+    // Any other body (URLSearchParams of an OAuth token request, a Blob, FormData…): the bytes, and the
+    // content type, as fetch would send them.
+    const request = new Request(typeof input === 'string' ? input : input.href, { method: init?.method ?? 'POST', headers: init?.headers, body });
+    const headers = new Headers(init?.headers);
+    const type = request.headers.get('content-type');
+    if (type && !headers.has('content-type')) headers.set('content-type', type);
+    return this.send(input, { ...init, headers }, new Uint8Array(await request.arrayBuffer()));
+  };
+
+  private send(input: string | URL, init: RequestInit | undefined, body: string | Uint8Array | undefined): Promise<Response> {
+    return new Promise<Response>((resolve, reject) => {
       if (this.closed) return reject(new TypeError('fetch failed', { cause: Object.assign(new Error('the pool closed its connections'), { code: 'ECONNREFUSED' }) }));
       const url = typeof input === 'string' ? new URL(input) : input;
       const signal = init?.signal ?? undefined;
       if (signal?.aborted) return reject(abortError(signal));
       const headers: Record<string, string> = {};
       new Headers(init?.headers).forEach((value, name) => (headers[name] = value));
-      const body = init?.body;
-      if (body !== undefined && body !== null && typeof body !== 'string' && !(body instanceof Uint8Array)) {
-        return reject(new TypeError('this fetch sends string or byte bodies only'));
-      }
-      if (body !== undefined && body !== null) headers['content-length'] = String(Buffer.byteLength(body));
+      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
       const isHttps = url.protocol === 'https:';
       const req = (isHttps ? httpsRequest : httpRequest)(url, { method: init?.method ?? 'GET', headers, agent: isHttps ? this.https : this.http });
       let settled = false;
@@ -93,8 +101,9 @@ export class OwnedConnections {
           }),
         );
       });
-      req.end(body ?? undefined);
+      req.end(body);
     });
+  }
 
   /** Destroys every socket, busy or idle; later fetches fail as never sent. */
   close(): void {
