@@ -1,6 +1,7 @@
 // What only the 2026-07-28 era has: list_changed over subscriptions/listen, stateless retries, the era on
 // health and spans. Real v2 servers on 127.0.0.1.
 import { McpMissingCapabilityError, McpPool, SessionLostError, type McpCallInfo, type McpPoolOptions } from '../../lib';
+import { Client as V2Client } from '@modelcontextprotocol/client';
 import { startV2HttpServer, type V2TestServer } from '../fixtures/v2-http-server';
 import { textOf, until } from '../support/pids';
 
@@ -45,6 +46,25 @@ describe('list_changed on a 2026-07-28 server', () => {
     await until(() => p.metrics.snapshot().sessionsDestroyed >= 1, 3000, 'the deaf session evicted');
     await until(() => server.stats.requestsByMethod['subscriptions/listen'] === 2, 3000, 'a new listen stream');
     expect(textOf(await p.callTool('echo', { text: 'ok' }))).toBe('ok');
+  });
+});
+
+describe('the raw v2 client of a lease', () => {
+  it('is the v2 Client, and its own calls inside session(fn, { headers }) carry those headers', async () => {
+    const p = makePool({ minSessions: 1 });
+    await p.start();
+    await p.session(
+      async (lease) => {
+        const client = lease.client as V2Client;
+        expect(client).toBeInstanceOf(V2Client);
+        const seen = JSON.parse(textOf(await client.callTool({ name: 'whoami', arguments: {} }))) as { headers: Record<string, string> };
+        expect(seen.headers['x-trace']).toBe('t-9');
+      },
+      { headers: { 'x-trace': 't-9' } },
+    );
+    // And never outside it.
+    const after = JSON.parse(textOf(await p.callTool('whoami', {}))) as { headers: Record<string, string> };
+    expect(after.headers['x-trace']).toBeUndefined();
   });
 });
 
