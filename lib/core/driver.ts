@@ -29,8 +29,11 @@ export interface SessionDriver {
   create(ctx: CreateSessionContext): Promise<DriverSession>;
   /** Says what an error thrown by a request on `session` (undefined: while creating it) means. */
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict;
-  /** Completes an OAuth authorization code flow (drivers with an auth provider only). */
-  finishAuth?(authorizationCode: string): Promise<void>;
+  /**
+   * Completes an OAuth authorization code flow (drivers with an auth provider only). `iss`: the issuer the
+   * authorization response named (RFC 9207), for a client that checks it.
+   */
+  finishAuth?(authorizationCode: string, iss?: string): Promise<void>;
   /** Releases what the driver holds across sessions (connection pools); called once at pool shutdown. */
   close?(): Promise<void>;
 }

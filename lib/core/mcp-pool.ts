@@ -1053,14 +1053,16 @@ export class McpPool {
 
   /**
    * Completes an OAuth authorization code flow started by the `authProvider` (the app got `code` on its
-   * redirect URL). The provider stores the tokens; the next session creation uses them.
+   * redirect URL). The provider stores the tokens; the next session creation uses them. `iss`: the `iss`
+   * parameter of that redirect, if it had one (RFC 9207): the v2 client checks it against the issuer it
+   * recorded (protocol 'auto' / 'modern'); the SDK 1.x client ignores it.
    */
-  async finishAuth(authorizationCode: string): Promise<void> {
+  async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
     if (!this.driver.finishAuth || !this.options.authProvider) {
       throw new McpPoolError(this.name, `finishAuth needs an authProvider on a streamable_http pool`);
     }
     try {
-      await this.driver.finishAuth(authorizationCode);
+      await this.driver.finishAuth(authorizationCode, iss);
     } catch (error) {
       // The library's types here too: a refused code is an auth error, anything else a failed request.
       const verdict = this.driver.classify(error, undefined);

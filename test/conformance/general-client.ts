@@ -101,8 +101,8 @@ export interface AgentConnection {
   connect(): Promise<void>;
   listTools(): Promise<AgentTool[]>;
   callTool(name: string, args: Record<string, unknown>): Promise<{ content?: unknown; isError?: boolean }>;
-  /** Completes an authorization the provider started (the app's callback route). */
-  finishAuth(code: string): Promise<void>;
+  /** Completes an authorization the provider started (the app's callback route), with the response's `iss` if any. */
+  finishAuth(code: string, iss?: string): Promise<void>;
   /** Whether the error says the server wants (other) credentials (checked with the entry's own imports). */
   isAuthError(error: unknown): boolean;
   close(): Promise<void>;
@@ -135,9 +135,10 @@ export async function runAgent(conn: AgentConnection, provider: AppOAuthProvider
       } catch (error) {
         if (!conn.isAuthError(error)) throw error;
         const code = provider.takeAuthorizationCode();
+        const iss = provider.takeAuthorizationIssuer();
         log(`${what}: authorization needed (${code ? 'the user authorized' : 'no authorization to complete'})`);
         if (!code || authorizations >= MAX_AUTHORIZATIONS_PER_STEP) throw error;
-        await conn.finishAuth(code);
+        await conn.finishAuth(code, iss);
         log('authorization completed (finishAuth)');
       }
     }

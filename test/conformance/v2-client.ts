@@ -31,9 +31,9 @@ async function main(): Promise<number> {
       },
       listTools: async () => (await connected().listTools()).tools,
       callTool: async (name, args) => (await connected().callTool({ name, arguments: args })) as { content?: unknown; isError?: boolean },
-      finishAuth: async (code) => {
+      finishAuth: async (code, iss) => {
         if (!transport) throw new Error('no transport to finish the authorization on');
-        await transport.finishAuth(code);
+        await transport.finishAuth(code, iss);
       },
       isAuthError: (error) => error instanceof UnauthorizedError,
       close: async () => {

@@ -69,3 +69,30 @@ describe.each(cases)("protocol: 'auto' over stdio against the $name", (c) => {
     await until(() => pids.every((pid) => !isAlive(pid)), 5000, 'every child gone');
   });
 });
+
+describe("protocol: 'auto' over stdio against a 2025 server that exits on any request before initialize", () => {
+  let pool: McpPool | undefined;
+  afterEach(async () => {
+    await pool?.shutdown();
+    pool = undefined;
+  });
+
+  it('falls back to initialize on a fresh child once, then connects every later child without a probe', async () => {
+    pool = new McpPool({
+      name: 'strict-stdio',
+      transport: 'stdio',
+      command: process.execPath,
+      args: [join(FIXTURES, 'stdio-server.cjs')],
+      env: { MCP_FIXTURE_MODE: 'exit-on-probe' },
+      protocol: 'auto',
+      minSessions: 2,
+      maxSessions: 3,
+      healthCheckIntervalMs: 0,
+      stderr: 'ignore',
+    });
+    await pool.start();
+    expect(pool.protocolEra).toBe('legacy');
+    expect(pool.metrics.snapshot()).toMatchObject({ total: 2, sessionCreateFailures: 0 });
+    expect(textOf(await pool.callTool('echo', { text: 'strict' }))).toBe('strict');
+  });
+});

@@ -78,6 +78,8 @@ describe('what a v2 client error means', () => {
     expect(classify(pinned)).toEqual({ kind: 'incompatible', supportedVersions: [], requestedVersion: '2026-07-28' });
     const network = new v2.SdkError(v2.SdkErrorCode.EraNegotiationFailed, 'probe failed', undefined, { cause: new TypeError('fetch failed') });
     expect(classify(network).kind).toBe('session-fatal');
+    const closed = new v2.SdkError(v2.SdkErrorCode.EraNegotiationFailed, 'Version negotiation probe failed: Connection closed during the version negotiation probe');
+    expect(classify(closed)).toEqual({ kind: 'session-fatal', mayHaveRun: false });
   });
 });
 

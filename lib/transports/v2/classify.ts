@@ -42,13 +42,16 @@ export function classifyV2Error(mod: V2ClientModule, error: unknown, session: Dr
       case SdkErrorCode.NotConnected:
         return { kind: 'session-fatal', mayHaveRun: false };
       case SdkErrorCode.EraNegotiationFailed: {
-        // A network failure during the probe is an outage, not a verdict.
-        const cause = (error as { cause?: unknown }).cause;
-        if (isFetchFailure(cause) || /fetch failed|ECONNREFUSED|network/i.test(error.message)) return { kind: 'session-fatal', mayHaveRun: false };
+        // A verdict only when the server's answer shares no version with ours: pin mode found no 2026-07-28
+        // in it (a 2025-era server, most likely), or a prior verdict has no modern overlap.
+        if (/did not offer|overlap|mutual protocol version/i.test(error.message)) {
+          const pinned = /pinned protocol version (\d{4}-\d{2}-\d{2})/.exec(error.message)?.[1];
+          return { ...incompatible(error.data, ''), ...(pinned ? { requestedVersion: pinned } : {}) } as ErrorVerdict;
+        }
+        // A 5xx to the probe is the server's failure; anything else (the network, a connection closed under
+        // the probe, a stdio child that exited on it) is an outage of this attempt, not a verdict.
         if (/\b5\d\d\b/.test(error.message)) return { kind: 'call' };
-        // Pin mode found no 2026-07-28 in the server's answer (a 2025-era server, most likely).
-        const pinned = /pinned protocol version (\d{4}-\d{2}-\d{2})/.exec(error.message)?.[1];
-        return { ...incompatible(error.data, ''), ...(pinned ? { requestedVersion: pinned } : {}) } as ErrorVerdict;
+        return { kind: 'session-fatal', mayHaveRun: false };
       }
       case SdkErrorCode.ClientHttpAuthentication:
         return { kind: 'auth', status: 401 };

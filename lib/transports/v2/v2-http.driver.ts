@@ -146,10 +146,10 @@ export class V2HttpDriver implements SessionDriver {
    * Completes an OAuth authorization code flow, on the transport whose connect asked for it (it recorded the
    * server's challenge: resource metadata, scope, issuer). The provider keeps the tokens for every session.
    */
-  async finishAuth(authorizationCode: string): Promise<void> {
+  async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
     if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
     if (!this.authTransport) throw new Error('no authorization was started: create a session first');
-    await withoutRequestContext(() => outsideOrigin(() => this.authTransport!.finishAuth(authorizationCode)));
+    await withoutRequestContext(() => outsideOrigin(() => this.authTransport!.finishAuth(authorizationCode, iss)));
   }
 
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {

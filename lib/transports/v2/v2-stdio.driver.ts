@@ -51,9 +51,15 @@ export class V2StdioDriver implements SessionDriver {
     try {
       return await this.connect(ctx, prior);
     } catch (error) {
-      if (prior === undefined || ctx.signal.aborted) throw error;
-      this.eras.delete(this.key);
-      return this.connect(ctx, undefined);
+      if (ctx.signal.aborted) throw error;
+      if (prior !== undefined) {
+        this.eras.delete(this.key);
+        return this.connect(ctx, undefined);
+      }
+      // 'auto', no verdict yet, and the child died under the probe: the shape of a 2025 server whose SDK
+      // exits on any request before initialize. One more child, straight to initialize; the verdict is kept.
+      if (this.opts.protocol === 'auto' && this.classify(error, undefined).kind === 'session-fatal') return this.connect(ctx, { kind: 'legacy' });
+      throw error;
     }
   }
 
