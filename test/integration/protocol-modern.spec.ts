@@ -1,6 +1,6 @@
 // What only the 2026-07-28 era has: list_changed over subscriptions/listen, stateless retries, the era on
 // health and spans. Real v2 servers on 127.0.0.1.
-import { McpMissingCapabilityError, McpPool, SessionLostError, type McpCallInfo, type McpPoolOptions } from '../../lib';
+import { McpMissingCapabilityError, McpPool, RateLimitedError, SessionLostError, type McpCallInfo, type McpPoolOptions } from '../../lib';
 import { Client as V2Client } from '@modelcontextprotocol/client';
 import { startV2HttpServer, type V2TestServer } from '../fixtures/v2-http-server';
 import { textOf, until } from '../support/pids';
@@ -125,5 +125,43 @@ describe('typed errors of the 2026-07-28 era', () => {
     expect(error).toBeInstanceOf(McpMissingCapabilityError);
     expect(error.code).toBe(-32021);
     expect(error.requiredCapabilities).toHaveProperty('elicitation');
+  });
+});
+
+describe('what exists on both eras keeps working on the modern one', () => {
+  it('auth: a bearer token (static or from a provider) reaches the endpoint; a refused one is a McpAuthError, not an outage', async () => {
+    server.setRequireAuth('s3cret');
+    const p = makePool({ minSessions: 1, auth: async () => ({ token: 's3cret' }) });
+    await p.start();
+    expect(textOf(await p.callTool('echo', { text: 'authorized' }))).toBe('authorized');
+    await p.shutdown();
+    const refused = makePool({ minSessions: 1, auth: 'wrong', failFast: true });
+    const error = (await refused.start().catch((e: unknown) => e)) as Error;
+    expect(error.name).toBe('SessionCreateError');
+    expect((error.cause as Error).name).toBe('McpAuthError');
+    expect(refused.circuitState).toBe('closed');
+  });
+
+  it('429: a RateLimitedError with the Retry-After the server asked for', async () => {
+    const p = makePool({ minSessions: 1 });
+    await p.start();
+    server.setTooManyRequests(2);
+    const error = (await p.callTool('echo', { text: 'x' }).catch((e: unknown) => e)) as RateLimitedError;
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error.retryAfterMs).toBe(2000);
+    server.setTooManyRequests(null);
+  });
+
+  it('drain: shutdown lets a call in flight finish, then closes every client', async () => {
+    const p = makePool({ minSessions: 1 });
+    await p.start();
+    const call = p.callTool('slow_lookup', { key: 'drained', ms: 200 });
+    await until(() => server.toolCalls.get('slow_lookup') === 1, 2000, 'the call running');
+    const closed = p.shutdown();
+    await expect(p.callTool('echo', { text: 'late' })).rejects.toMatchObject({ name: 'PoolClosedError' });
+    expect(textOf(await call)).toBe('drained');
+    await closed;
+    pool = undefined;
+    await until(() => server.openSockets() === 0, 1000, 'every socket closed');
   });
 });
