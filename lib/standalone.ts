@@ -27,7 +27,7 @@ export type { PartitionBy } from './core/partitions';
 export { LatencyHistogram, HISTOGRAM_BOUNDS_MS } from './core/histogram';
 export type { PoolMetrics } from './core/metrics';
 export type { McpPoolLogger } from './core/logger';
-export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict } from './core/driver';
+export type { SessionDriver, DriverSession, CreateSessionContext, ErrorVerdict, McpProtocolEra, McpProtocolOption } from './core/driver';
 export {
   runWithMcpHeaders,
   currentMcpHeaders,

@@ -180,6 +180,7 @@ export class Borrower {
     // (the router counts a call as using its partition for its whole run, so this is a last guard).
     if (slice.closed) throw new PoolClosedError(ctx.name, 'closed');
     const records = slice.store.records.size;
+    if (ctx.incompatible && records === 0) throw ctx.incompatible;
     if (ctx.circuit.poll(now) === 'open' && records === 0) {
       throw new PoolUnavailableError(ctx.name, ctx.circuit.openUntil - now, ctx.circuit.lastError);
     }

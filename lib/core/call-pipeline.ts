@@ -1,17 +1,17 @@
 import { type McpCallHandlers, currentMcpHandlers, currentMcpHeaders, mergeHeaders } from '../context/request-context';
 import { CREDENTIAL_HEADERS, isIdentityHeader } from '../util/headers';
 import { linkSignal } from '../util/signal-links';
-import { authError } from './capacity';
+import { authError, protocolError } from './capacity';
 import {
   CallTimeoutError,
   McpPoolConfigError,
   McpPoolError,
   McpRequestError,
-  McpServerError,
   OperationAbortedError,
   PoolClosedError,
   RateLimitedError,
   SessionLostError,
+  serverErrorFor,
 } from './errors';
 import type { CallOptions, McpLease } from './lease';
 import type { McpMethod, McpParams, McpResult } from './mcp-types';
@@ -99,7 +99,7 @@ export class CallPipeline {
     const call = instrumentation
       ? () =>
           instrumentation.wrapCall(
-            { pool: ctx.name, method, toolName, sessionId: rec.session.remoteId, transport: ctx.driver.kind, partition: rec.slice.key },
+            { pool: ctx.name, method, toolName, sessionId: rec.session.remoteId, transport: ctx.driver.kind, partition: rec.slice.key, era: rec.session.era },
             async () => {
             try {
               return await send();
@@ -214,10 +214,10 @@ export class CallPipeline {
         // The server refused the request (it did not run): pause everyone for as long as it asked.
         ctx.rateLimiter?.pauseUntil(Date.now() + Math.min(verdict.retryAfterMs ?? 1000, MAX_RETRY_AFTER_MS));
         return new RateLimitedError(ctx.name, error, verdict.retryAfterMs);
+      case 'incompatible':
+        return protocolError(ctx, verdict, error);
       case 'call':
-        return verdict.rpc
-          ? new McpServerError(ctx.name, method, verdict.rpc.code, verdict.rpc.data, verdict.rpc.message, error)
-          : new McpRequestError(ctx.name, method, verdict.status, error);
+        return verdict.rpc ? serverErrorFor(ctx.name, method, verdict.rpc, error) : new McpRequestError(ctx.name, method, verdict.status, error);
     }
   }
 

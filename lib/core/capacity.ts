@@ -1,6 +1,6 @@
 import { withoutRequestContext } from '../context/request-context';
 import type { DriverSession } from './driver';
-import { McpAuthError, McpAuthorizationRequiredError, PoolUnavailableError, SessionCreateError, errorMessage } from './errors';
+import { McpAuthError, McpAuthorizationRequiredError, McpProtocolVersionError, PoolUnavailableError, SessionCreateError, errorMessage } from './errors';
 import type { ErrorVerdict } from './driver';
 import type { SessionEndReason } from './events';
 import { McpLease } from './lease';
@@ -68,7 +68,7 @@ export class Capacity {
         this.wakeAt(ctx.circuit.openUntil);
         return;
       }
-      if (slice.auth.blocked) return;
+      if (slice.auth.blocked || ctx.incompatible) return;
       let wanted = need.total;
       // Slow start: with no live session there is no proof the endpoint works, so one creation runs
       // first and the rest follow once it succeeds. While creations fail they stay one at a time, spaced
@@ -244,6 +244,7 @@ export class Capacity {
     if (!ds.serverCapabilities?.tools) return;
     const generation = slice.catalog.toolsGeneration;
     const timeoutMs = this.ctx.options.connectTimeoutMs;
+    let hintTtlMs: unknown;
     const tools = await collectPages(
       this.ctx.name,
       'tools/list',
@@ -257,9 +258,10 @@ export class Capacity {
         }
       },
       (page) => page.tools,
+      (first) => (hintTtlMs = first.ttlMs),
     );
-    // The list is fetched anyway: let it serve the cache too.
-    slice.catalog.offerTools(tools, generation);
+    // The list is fetched anyway: let it serve the cache too (for as long as the server's hint says, if any).
+    slice.catalog.offerTools(tools, generation, hintTtlMs);
   }
 
   /** The warm-up hook, on a session not yet in the pool (its lease's release does nothing). */
@@ -322,6 +324,7 @@ export class Capacity {
     // The endpoint works: its failure is over. One identity's refusal stays the shared sessions' until they succeed.
     if (slice === ctx.router.shared || !(ctx.lastCreateFailure instanceof McpAuthError)) ctx.lastCreateFailure = undefined;
     slice.auth.created();
+    ctx.lastEra = ds.era ?? ctx.lastEra;
     ctx.log('debug', `session created in ${now - started} ms (${ctx.totals.records} sessions)`);
     ctx.events.emit('sessionCreated', { pool: ctx.name, sessionId: rec.id, durationMs: now - started });
     if (slice.key === undefined) ctx.onSessionAdded();
@@ -337,6 +340,15 @@ export class Capacity {
     ctx.metrics.sessionCreateFailures++;
     ctx.metrics.errors++;
     const verdict = ctx.driver.classify(error, undefined);
+    if (verdict.kind === 'incompatible') {
+      // A permanent mismatch, not an outage: stop creating, tell everyone now, keep the circuit out of it.
+      const incompatible = protocolError(ctx, verdict, error);
+      ctx.incompatible = incompatible;
+      ctx.lastCreateFailure = incompatible;
+      ctx.log('error', incompatible.message);
+      for (const s of ctx.router.slices()) for (const w of s.waiters.drain()) w.reject(incompatible);
+      return;
+    }
     if (verdict.kind === 'auth') {
       // Credentials were refused: retrying on our own would only hammer the server's auth limits. Tell
       // this identity's waiters now; its next caller tries again. Other identities are not affected.
@@ -436,6 +448,11 @@ export function reservedLease(ctx: PoolContext, rec: SessionRecord): McpLease {
   const lease = new McpLease({ ...ctx.host, release: () => undefined }, rec, undefined, Date.now());
   lease.internal = true;
   return lease;
+}
+
+/** The server and this pool share no protocol version: a configuration error that names what the server speaks. */
+export function protocolError(ctx: PoolContext, verdict: Extract<ErrorVerdict, { kind: 'incompatible' }>, error: unknown): McpProtocolVersionError {
+  return new McpProtocolVersionError(ctx.name, verdict.supportedVersions, verdict.requestedVersion, ctx.options.protocol, error);
 }
 
 /**

@@ -29,8 +29,11 @@ export interface SessionDriver {
   create(ctx: CreateSessionContext): Promise<DriverSession>;
   /** Says what an error thrown by a request on `session` (undefined: while creating it) means. */
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict;
-  /** Completes an OAuth authorization code flow (drivers with an auth provider only). */
-  finishAuth?(authorizationCode: string): Promise<void>;
+  /**
+   * Completes an OAuth authorization code flow (drivers with an auth provider only). `iss`: the issuer the
+   * authorization response named (RFC 9207), for a client that checks it.
+   */
+  finishAuth?(authorizationCode: string, iss?: string): Promise<void>;
   /** Releases what the driver holds across sessions (connection pools); called once at pool shutdown. */
   close?(): Promise<void>;
 }
@@ -58,8 +61,19 @@ export type SessionDriverFactory = (config: DriverConfig) => SessionDriver;
 export interface DriverConfig {
   readonly poolName: string;
   readonly transport: string;
+  /**
+   * Which MCP protocol era to speak: `'legacy'` (2025-11-25, `initialize` and sessions), `'modern'`
+   * (2026-07-28, stateless) or `'auto'` (the driver finds out, once per endpoint and identity).
+   */
+  readonly protocol: McpProtocolOption;
   /** HTTP: the MCP endpoint. */
   readonly endpoint?: URL;
+  /**
+   * HTTP: the most connections a driver that owns its connections may hold for requests: the pool's
+   * `maxConnections`, or when that is 0, what the pool can use at once (`maxSessions` × (`maxConcurrentPerSession`
+   * + 1): every session's requests in flight, plus a probe or a close each). Long-lived streams are apart.
+   */
+  readonly maxConnections: number;
   /** HTTP: static headers on every request to the endpoint. */
   readonly headers: Readonly<Record<string, string>>;
   /** HTTP: the current bearer token (already cached by the core when it came from a provider). */
@@ -68,8 +82,6 @@ export interface DriverConfig {
   readonly authProvider?: unknown;
   /** HTTP: which client speaks the protocol (`'native'`: the driver's own on undici; `'sdk'`: the SDK's). */
   readonly httpClient?: 'native' | 'sdk';
-  /** HTTP, native client: most connections to the endpoint at once for requests (0: no bound of its own). */
-  readonly maxConnections?: number;
   /** stdio: the command, its arguments, environment and working directory. */
   readonly command?: string;
   readonly args: readonly string[];
@@ -133,10 +145,18 @@ export interface DriverRequestOptions {
   readonly identifiesCaller?: boolean;
 }
 
+/** The protocol option of a pool (see {@link DriverConfig.protocol}). */
+export type McpProtocolOption = 'legacy' | 'auto' | 'modern';
+
+/** The protocol era a session speaks: 2025-11-25 (`'legacy'`) or 2026-07-28 and later (`'modern'`). */
+export type McpProtocolEra = 'legacy' | 'modern';
+
 /** One connected session, as handed out by a driver. */
 export interface DriverSession {
   /** The server's id for this session (HTTP `Mcp-Session-Id`), if the protocol has one. */
   readonly remoteId: string | undefined;
+  /** The protocol era the session negotiated (undefined: the driver does not say; the SDK 1.x drivers speak `'legacy'`). */
+  readonly era?: McpProtocolEra;
   /** Process id of the session's child process (stdio). */
   readonly pid?: number;
   /** What the server declared it can do. */
@@ -164,6 +184,9 @@ export interface DriverSession {
  *   `authorizationRequired`: an OAuth provider now waits for the user to authorize (the error reaches the
  *   caller as is, so the app can run the flow).
  * - `rate-limited`: the server answered 429; `retryAfterMs` if it said so.
+ * - `incompatible`: the server and this client share no protocol version (the server answered -32022, or era
+ *   negotiation found no common version). A configuration error, not an outage: no backoff loop, no circuit.
+ *   `supportedVersions`: what the server said it speaks (empty when it did not say).
  */
 export type ErrorVerdict =
   | {
@@ -176,4 +199,5 @@ export type ErrorVerdict =
   | { kind: 'timeout' }
   | { kind: 'session-fatal'; mayHaveRun: boolean }
   | { kind: 'auth'; status?: number; authorizationRequired?: boolean }
-  | { kind: 'rate-limited'; retryAfterMs?: number };
+  | { kind: 'rate-limited'; retryAfterMs?: number }
+  | { kind: 'incompatible'; supportedVersions: readonly string[]; requestedVersion?: string };

@@ -257,6 +257,71 @@ export class McpAuthorizationRequiredError extends McpAuthError {
   }
 }
 
+/**
+ * The MCP server and this pool share no protocol version: the server answered -32022 (unsupported protocol
+ * version), or era negotiation found no version both speak. A configuration error (`field` is `protocol`),
+ * not an outage: the pool does not retry, back off or open its circuit; `start()` rejects with it under
+ * `failFast`, and every caller gets it at once otherwise. `supportedVersions` lists what the server says it
+ * speaks; `requestedVersion` what this pool offered.
+ */
+export class McpProtocolVersionError extends McpPoolConfigError {
+  constructor(
+    poolName: string,
+    readonly supportedVersions: readonly string[],
+    readonly requestedVersion: string | undefined,
+    readonly protocol: string,
+    cause: unknown,
+  ) {
+    super(poolName, [
+      {
+        field: 'protocol',
+        message:
+          `is ${JSON.stringify(protocol)}, but the MCP server does not speak ${requestedVersion ? `protocol version ${requestedVersion}` : 'a protocol version this pool offers'}` +
+          ` (${supportedVersions.length ? `it supports ${supportedVersions.join(', ')}` : 'it named no version it supports; a 2025-era server does not answer server/discover'}); ` +
+          (protocol === 'legacy'
+            ? "set protocol: 'auto' (or 'modern') and install the v2 client: npm install @modelcontextprotocol/client"
+            : "set protocol: 'auto' (or 'legacy' for a 2025-era server)"),
+      },
+    ]);
+    (this as { cause?: unknown }).cause = cause;
+  }
+}
+
+/**
+ * The server refused the request because its headers do not match its body (JSON-RPC -32020, protocol
+ * 2026-07-28: `Mcp-Method`, `Mcp-Name` or a mirrored `Mcp-Param-*` header disagrees with the JSON-RPC
+ * message). Usually a proxy that rewrites headers, or a per-request header that shadows a protocol one.
+ */
+export class McpHeaderMismatchError extends McpServerError {}
+
+/**
+ * The server needs a client capability this pool did not declare (JSON-RPC -32021, protocol 2026-07-28).
+ * `requiredCapabilities` is what the server said is missing: declare it with the pool's `capabilities`
+ * option, or give the handler (`onElicitation`, `onSampling`, `listRoots`) that declares it.
+ */
+export class McpMissingCapabilityError extends McpServerError {
+  get requiredCapabilities(): Record<string, unknown> {
+    const data = this.data as { requiredCapabilities?: Record<string, unknown> } | undefined;
+    return data?.requiredCapabilities ?? {};
+  }
+}
+
+/** JSON-RPC codes of the 2026-07-28 revision that have a class of their own. */
+export const HEADER_MISMATCH = -32020;
+export const MISSING_CLIENT_CAPABILITY = -32021;
+export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/** The typed error of a JSON-RPC error answer: a subclass for the codes that have one, else McpServerError. */
+export function serverErrorFor(
+  poolName: string,
+  method: string,
+  rpc: { code: number; message: string; data?: unknown },
+  cause: unknown,
+): McpServerError {
+  const Type = rpc.code === HEADER_MISMATCH ? McpHeaderMismatchError : rpc.code === MISSING_CLIENT_CAPABILITY ? McpMissingCapabilityError : McpServerError;
+  return new Type(poolName, method, rpc.code, rpc.data, rpc.message, cause);
+}
+
 /** Best-effort message of an unknown thrown value (never includes headers or tokens: we never put them in errors). */
 export function errorMessage(e: unknown): string {
   if (typeof e === 'object' && e !== null && typeof (e as Error).message === 'string') {

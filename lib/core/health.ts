@@ -1,4 +1,5 @@
 import { AcquireTimeoutError, SessionLostError, errorMessage, type PoolStateSummary } from './errors';
+import type { McpProtocolEra } from './driver';
 import type { PoolContext, PoolLifecycle } from './pool-context';
 
 /** What {@link McpPool.checkHealth} reports. */
@@ -9,6 +10,8 @@ export interface McpPoolHealth extends PoolStateSummary {
   pool: string;
   state: PoolLifecycle;
   minSessions: number;
+  /** The protocol era the pool's sessions speak, once one has connected (see McpPool.protocolEra). */
+  era?: McpProtocolEra;
 }
 
 /**
@@ -26,10 +29,12 @@ export async function checkHealth(ctx: PoolContext, timeoutMs: number): Promise<
     pool: ctx.name,
     state: ctx.lifecycle,
     minSessions: ctx.options.minSessions,
+    ...(ctx.lastEra ? { era: ctx.lastEra } : {}),
     ...ctx.summary(),
   });
   if (!ctx.accepting) return report('down', `pool is ${ctx.lifecycle}`);
   if (ctx.shuttingDown) return report('down', 'the application is shutting down');
+  if (ctx.incompatible && ctx.totals.records === 0) return report('down', ctx.incompatible.message);
   if (ctx.circuit.poll(Date.now()) === 'open' && ctx.totals.records === 0) {
     return report('down', `circuit open: ${errorMessage(ctx.circuit.lastError)}`);
   }

@@ -101,8 +101,14 @@ export class McpLease implements AsyncDisposable {
   }
 
   /** Every page of `tools/list`, following `nextCursor` (bounded: see `collectPages`). */
-  listAllTools(opts?: CallOptions): Promise<McpTool[]> {
-    return collectPages(this.host.poolName, 'tools/list', (cursor) => this.listTools(cursor === undefined ? undefined : { cursor }, opts), (p) => p.tools);
+  listAllTools(opts?: CallOptions, onFirstPage?: (ttlMs: unknown) => void): Promise<McpTool[]> {
+    return collectPages(
+      this.host.poolName,
+      'tools/list',
+      (cursor) => this.listTools(cursor === undefined ? undefined : { cursor }, opts),
+      (p) => p.tools,
+      onFirstPage && ((p) => onFirstPage(p.ttlMs)),
+    );
   }
 
   ping(opts?: CallOptions): Promise<void> {

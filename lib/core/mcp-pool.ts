@@ -3,7 +3,7 @@ import { type AcquireOptions, Borrower } from './borrower';
 import { CallPipeline } from './call-pipeline';
 import { Capacity, authError } from './capacity';
 import type { CircuitState } from './circuit-breaker';
-import type { DriverConfig, SessionDriver, SessionDriverFactory } from './driver';
+import type { DriverConfig, McpProtocolEra, SessionDriver, SessionDriverFactory } from './driver';
 import { McpPoolConfigError, McpPoolError, McpRequestError, PoolClosedError, PoolNotReadyError, SessionCreateError } from './errors';
 import type { PoolEvents } from './events';
 import { checkHealth, type McpPoolHealth } from './health';
@@ -106,12 +106,13 @@ export class McpPool {
     return this.driverFactory({
       poolName: this.name,
       transport: o.transport,
+      protocol: o.protocol,
       endpoint: o.endpoint,
+      maxConnections: o.maxConnections > 0 ? o.maxConnections : o.maxSessions * (o.maxConcurrentPerSession + 1),
       headers: o.headers,
       bearerToken: auth === undefined ? undefined : typeof auth === 'string' ? () => auth : cachedTokenSource(auth, o.authCacheTtlMs),
       authProvider: o.authProvider,
       httpClient: o.httpClient,
-      maxConnections: o.maxConnections,
       command: o.command,
       args: o.args,
       env: o.env,
@@ -129,6 +130,14 @@ export class McpPool {
   /** The circuit breaker's state (one per endpoint, every partition's creations included). */
   get circuitState(): CircuitState {
     return this.ctx.circuit.poll(Date.now());
+  }
+
+  /**
+   * The protocol era the pool's sessions speak (`'legacy'` or `'modern'`), as the last session created
+   * negotiated it; undefined before the first session (or when the driver does not say).
+   */
+  get protocolEra(): McpProtocolEra | undefined {
+    return this.ctx.lastEra;
   }
 
   /** The last session-creation error while creations are failing (auth refusals included), else undefined. */
@@ -161,7 +170,7 @@ export class McpPool {
       if (this.options.failFast && shared.store.records.size < this.options.minSessions) {
         const cause = shared.auth.lastFailure ?? ctx.lastCreateFailure;
         await this.shutdown();
-        throw new SessionCreateError(this.name, cause);
+        throw ctx.incompatible ?? new SessionCreateError(this.name, cause);
       }
     })();
     return this.startPromise;
@@ -366,15 +375,17 @@ export class McpPool {
 
   /**
    * Completes an OAuth authorization code flow started by the `authProvider` (the app got `code` on its
-   * redirect URL). The provider stores the tokens; the next session creation uses them.
+   * redirect URL). The provider stores the tokens; the next session creation uses them. `iss`: the `iss`
+   * parameter of that redirect, if it had one (RFC 9207): the v2 client checks it against the issuer it
+   * recorded (protocol 'auto' / 'modern'); the SDK 1.x client ignores it.
    */
-  async finishAuth(authorizationCode: string): Promise<void> {
+  async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
     const ctx = this.ctx;
     if (!this.driver.finishAuth || !this.options.authProvider) {
       throw new McpPoolError(this.name, `finishAuth needs an authProvider on a streamable_http pool`);
     }
     try {
-      await this.driver.finishAuth(authorizationCode);
+      await this.driver.finishAuth(authorizationCode, iss);
     } catch (error) {
       // The library's types here too: a refused code is an auth error, anything else a failed request.
       const verdict = this.driver.classify(error, undefined);

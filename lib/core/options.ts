@@ -1,4 +1,4 @@
-import type { SessionDriver } from './driver';
+import type { McpProtocolEra, McpProtocolOption, SessionDriver } from './driver';
 import type { PartitionBy } from './partitions';
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { McpClientCapabilities as ClientCapabilities, McpRoot as Root, McpTool as Tool } from './mcp-types';
@@ -31,6 +31,14 @@ export interface McpPoolOptions {
   name?: string;
   /** `'streamable_http'` (default) or `'stdio'`. */
   transport?: McpTransportKind;
+  /**
+   * The MCP protocol era to speak. `'legacy'` (default): 2025-11-25 on the SDK 1.x client (an `initialize`
+   * per session, `Mcp-Session-Id`). `'auto'`: the v2 client (`@modelcontextprotocol/client`, an optional
+   * peer) asks the server once per endpoint and identity (`server/discover`, falling back to `initialize`)
+   * and speaks 2026-07-28 where it can; later sessions reuse the verdict with no round trip. `'modern'`:
+   * 2026-07-28 only, on the v2 client. See the README's "Protocol eras".
+   */
+  protocol?: McpProtocolOption;
   /** HTTP: the MCP endpoint URL. stdio: a command line (`"node server.js --flag"`), as an alternative to `command`/`args`. */
   endpoint?: string | URL;
   /** stdio: the executable to spawn, one child process per session. */
@@ -54,9 +62,11 @@ export interface McpPoolOptions {
    */
   httpClient?: 'native' | 'sdk';
   /**
-   * HTTP, `httpClient: 'native'`: most connections open to the endpoint at once for requests; 0 (default)
-   * bounds them only by the requests in flight (at most `maxSessions` × `maxConcurrentPerSession`, plus
-   * probes and closes). Each session's standalone GET stream has a connection of its own, outside this bound.
+   * HTTP (`httpClient: 'native'`, or protocol 'auto' / 'modern'): most connections open to the endpoint at
+   * once for requests; 0 (default): `maxSessions` × (`maxConcurrentPerSession` + 1), what the requests in
+   * flight plus a probe or a close per session can use. Each session's long-lived stream (the GET stream,
+   * `subscriptions/listen`) has a connection of its own, outside this bound. One set per endpoint, shared by
+   * every partition.
    */
   maxConnections?: number;
   /** Leases that may share one session at once. Default 1 (exclusive borrow, safe for stateful servers). */
@@ -242,6 +252,8 @@ export interface McpCallInfo {
   transport: string;
   /** The identity partition that serves the call (a keyed hash of the identity, never the identity), if any. */
   partition?: string;
+  /** The protocol era of the session the call runs on (`'legacy'` or `'modern'`), when the driver says. */
+  era?: McpProtocolEra;
 }
 
 export interface McpPoolInstrumentation {
@@ -252,6 +264,7 @@ export const DEFAULT_POOL_NAME = 'default';
 
 export const POOL_DEFAULTS = {
   transport: 'streamable_http' as McpTransportKind,
+  protocol: 'legacy' as McpProtocolOption,
   stderr: 'inherit' as const,
   minSessions: 2,
   maxSessions: 10,
@@ -366,6 +379,7 @@ export const POOL_OPTION_KEYS: ReadonlySet<string> = new Set([
   'onToolsChanged',
   'partitionBy',
   'partitionIdleTimeoutMs',
+  'protocol',
   'rateLimit',
   'recoveryInitialMs',
   'recoveryTimeoutMs',
@@ -455,8 +469,13 @@ export function resolvePoolOptions(options: McpPoolOptions): ResolvedPoolOptions
     issues.push({ field: 'httpClient', message: 'is only valid with the streamable_http transport' });
   if (transport === 'stdio' && options.maxConnections !== undefined)
     issues.push({ field: 'maxConnections', message: 'is only valid with the streamable_http transport' });
-  if (options.maxConnections !== undefined && merged.httpClient === 'sdk')
+  if (options.maxConnections !== undefined && merged.httpClient === 'sdk' && merged.protocol === 'legacy')
     issues.push({ field: 'maxConnections', message: "needs httpClient: 'native' (the SDK transport's connections belong to fetch)" });
+  if (options.httpClient !== undefined && merged.protocol !== 'legacy')
+    issues.push({ field: 'httpClient', message: "applies to protocol 'legacy' only (the v2 client of 'auto' and 'modern' has connections of its own)" });
+  if (merged.protocol !== 'legacy' && merged.protocol !== 'auto' && merged.protocol !== 'modern')
+    issues.push({ field: 'protocol', message: "must be 'legacy', 'auto' or 'modern'" });
+
   if (transport !== 'streamable_http' && transport !== 'stdio') {
     issues.push({ field: 'transport', message: "must be 'streamable_http' or 'stdio'" });
   } else if (!options.driver && transport === 'streamable_http') {

@@ -13,6 +13,8 @@ export async function collectPages<P extends { nextCursor?: string }, T>(
   method: string,
   fetchPage: (cursor: string | undefined) => Promise<P>,
   items: (page: P) => T[],
+  /** Sees the first page (its cache hints: `ttlMs`, `cacheScope`, protocol 2026-07-28). */
+  onFirstPage?: (page: P) => void,
 ): Promise<T[]> {
   const out: T[] = [];
   const seen = new Set<string>();
@@ -22,6 +24,7 @@ export async function collectPages<P extends { nextCursor?: string }, T>(
       throw new McpRequestError(poolName, method, undefined, new Error(`the server sent more than ${MAX_LIST_PAGES} pages; stopped following nextCursor`));
     }
     const page = await fetchPage(cursor);
+    if (pages === 0) onFirstPage?.(page);
     out.push(...items(page));
     cursor = page.nextCursor;
     if (cursor === undefined || cursor === '') return out;

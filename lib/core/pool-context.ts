@@ -4,8 +4,8 @@ import type { Borrower } from './borrower';
 import type { CallPipeline } from './call-pipeline';
 import type { Capacity } from './capacity';
 import { CircuitBreaker } from './circuit-breaker';
-import type { DriverSession, SessionDriver } from './driver';
-import { PoolClosedError, errorMessage, type PoolStateSummary } from './errors';
+import type { DriverSession, McpProtocolEra, SessionDriver } from './driver';
+import { PoolClosedError, errorMessage, type McpProtocolVersionError, type PoolStateSummary } from './errors';
 import { PoolEvents } from './events';
 import type { LeaseHost } from './lease';
 import type { Maintenance } from './maintenance';
@@ -34,6 +34,13 @@ export class PoolContext {
   shuttingDown = false;
   /** The last creation error of any slice since the pool's last successful creation. */
   lastCreateFailure: unknown;
+  /**
+   * The server speaks no protocol version this pool offers (a configuration error): creation stops, and
+   * every caller gets this at once while no session is up. No backoff, no circuit.
+   */
+  incompatible: McpProtocolVersionError | undefined;
+  /** The era the last session created negotiated (for health and tracing). */
+  lastEra: McpProtocolEra | undefined;
   readonly totals = new PoolTotals();
   readonly closings = new Closings();
   readonly events: PoolEvents;

@@ -39,14 +39,15 @@ export class ServerCatalog {
   }
 
   listTools(caller?: CallerLimits): Promise<McpTool[]> {
-    return this.shared(this.tools, 'tools/list', (l, opts) => l.listAllTools(opts), caller);
+    return this.shared(this.tools, 'tools/list', (l, opts, hint) => l.listAllTools(opts, hint), caller);
   }
 
   listPrompts(caller?: CallerLimits): Promise<McpPrompt[]> {
     return this.shared(
       this.prompts,
       'prompts/list',
-      (l, opts) => collectPages(this.o.poolName, 'prompts/list', (cursor) => l.listPrompts(cursor === undefined ? undefined : { cursor }, opts), (p) => p.prompts),
+      (l, opts, hint) =>
+        collectPages(this.o.poolName, 'prompts/list', (cursor) => l.listPrompts(cursor === undefined ? undefined : { cursor }, opts), (p) => p.prompts, (p) => hint(p.ttlMs)),
       caller,
     );
   }
@@ -55,7 +56,8 @@ export class ServerCatalog {
     return this.shared(
       this.resources,
       'resources/list',
-      (l, opts) => collectPages(this.o.poolName, 'resources/list', (cursor) => l.listResources(cursor === undefined ? undefined : { cursor }, opts), (p) => p.resources),
+      (l, opts, hint) =>
+        collectPages(this.o.poolName, 'resources/list', (cursor) => l.listResources(cursor === undefined ? undefined : { cursor }, opts), (p) => p.resources, (p) => hint(p.ttlMs)),
       caller,
     );
   }
@@ -78,8 +80,8 @@ export class ServerCatalog {
   }
 
   /** A list fetched elsewhere (a new session lists its tools anyway) fills the cache if still current. */
-  offerTools(tools: McpTool[], generation: number): void {
-    this.tools.offer(tools, generation);
+  offerTools(tools: McpTool[], generation: number, hintTtlMs?: unknown): void {
+    this.tools.offer(tools, generation, hintTtlMs);
   }
 
   /** Whether a call of this tool may run twice: the cached annotations say read-only or idempotent. */
@@ -88,9 +90,14 @@ export class ServerCatalog {
     return tool?.annotations?.readOnlyHint === true || tool?.annotations?.idempotentHint === true;
   }
 
-  private shared<T>(cache: ListCache<T>, method: string, walk: (lease: McpLease, options: CallOptions) => Promise<T>, caller: CallerLimits | undefined): Promise<T> {
+  private shared<T>(
+    cache: ListCache<T>,
+    method: string,
+    walk: (lease: McpLease, options: CallOptions, hint: (ttlMs: unknown) => void) => Promise<T>,
+    caller: CallerLimits | undefined,
+  ): Promise<T> {
     if (caller?.signal?.aborted) return Promise.reject(new OperationAbortedError(this.o.poolName, method, caller.signal.reason));
-    return raceCaller(cache.get(() => this.o.walk(method, walk)), this.o.poolName, method, caller);
+    return raceCaller(cache.get((hint) => this.o.walk(method, (l, opts) => walk(l, opts, hint))), this.o.poolName, method, caller);
   }
 }
 

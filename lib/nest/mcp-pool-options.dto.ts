@@ -14,6 +14,7 @@ import {
 } from 'class-validator';
 import { MAX_OPTION_VALUE, TOO_LARGE, type McpAuthOption, type McpTransportKind } from '../core/options';
 import type { PartitionBy } from '../core/partitions';
+import type { McpProtocolOption } from '../core/driver';
 
 /** A decimal number written as a string (`'10'`, `' 2.5 '`, `'1e3'`), as environment variables carry them. */
 const NUMERIC_STRING = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?\s*$/i;
@@ -84,6 +85,10 @@ export class McpPoolOptionsDto {
   @IsOptional()
   @IsIn(['streamable_http', 'stdio'], { message: "must be 'streamable_http' or 'stdio'" })
   transport?: McpTransportKind;
+
+  @IsOptional()
+  @IsIn(['legacy', 'auto', 'modern'], { message: "must be 'legacy', 'auto' or 'modern'" })
+  protocol?: McpProtocolOption;
 
   @IsOptional()
   @Check('isEndpoint', 'must be a URL (streamable_http) or a command line (stdio), as a string or a URL object', (v) => typeof v === 'string' || v instanceof URL)

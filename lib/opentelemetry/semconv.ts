@@ -6,6 +6,8 @@
  */
 export const ATTR_MCP_METHOD_NAME = 'mcp.method.name';
 export const ATTR_MCP_SESSION_ID = 'mcp.session.id';
+/** The protocol era of the session a call ran on: `legacy` (2025-11-25) or `modern` (2026-07-28). Not in the semconv yet. */
+export const ATTR_MCP_PROTOCOL_ERA = 'mcp.protocol.era';
 export const ATTR_GEN_AI_TOOL_NAME = 'gen_ai.tool.name';
 export const ATTR_GEN_AI_OPERATION_NAME = 'gen_ai.operation.name';
 export const ATTR_ERROR_TYPE = 'error.type';

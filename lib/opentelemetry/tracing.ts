@@ -19,6 +19,7 @@ import {
   ATTR_GEN_AI_TOOL_NAME,
   ATTR_MCP_METHOD_NAME,
   ATTR_MCP_SESSION_ID,
+  ATTR_MCP_PROTOCOL_ERA,
   ATTR_NETWORK_PROTOCOL_NAME,
   ATTR_NETWORK_TRANSPORT,
   ATTR_POOL_NAME,
@@ -160,6 +161,7 @@ function spanName(info: McpCallInfo): string {
 function commonAttributes(info: McpCallInfo, pool: string): Attributes {
   const attributes: Attributes = { [ATTR_MCP_METHOD_NAME]: info.method, [ATTR_POOL_NAME]: pool };
   if (info.toolName) attributes[ATTR_GEN_AI_TOOL_NAME] = info.toolName;
+  if (info.era) attributes[ATTR_MCP_PROTOCOL_ERA] = info.era;
   if (info.method === 'tools/call') attributes[ATTR_GEN_AI_OPERATION_NAME] = 'execute_tool';
   if (info.transport === 'streamable_http') {
     attributes[ATTR_NETWORK_TRANSPORT] = 'tcp';

@@ -17,6 +17,11 @@ export function currentOrigin(): DriverRequestOptions | undefined {
   return origin.getStore();
 }
 
+/** Runs `fn` as part of the pool request `options` (its fetches and server questions find it again). */
+export function runInOrigin<T>(options: DriverRequestOptions, fn: () => T): T {
+  return origin.run(options, fn);
+}
+
 /** Runs `fn` outside any pool request (closes, DELETEs: they belong to no caller). */
 export function outsideOrigin<T>(fn: () => T): T {
   return origin.exit(fn);
@@ -72,6 +77,8 @@ const SEND: { [M in McpMethod]: Send<M> } = {
 /** What both built-in SDK 1.x sessions share: the request table and the capabilities. */
 export abstract class SdkSession implements DriverSession {
   onDied?: (reason: Error) => void;
+  /** SDK 1.x speaks the 2025 era only. */
+  readonly era = 'legacy' as const;
   abstract readonly remoteId: string | undefined;
 
   constructor(readonly client: Client) {}

@@ -256,6 +256,9 @@ export class StreamableHttpDriver implements SessionDriver {
     if (error instanceof StreamableHTTPError) {
       const status = error.code;
       if (status === 401 || status === 403) return { kind: 'auth', status };
+      // A 2026-07-28-only server refuses this 2025-era client: a configuration error, not an outage.
+      const refused = status === 400 ? unsupportedVersionIn(error.message, session === undefined) : undefined;
+      if (refused) return refused;
       if (status === 429) {
         // The SDK's error has no headers: Retry-After was noted by our fetch (just now, on this driver).
         const recent = Date.now() - this.retryAfter.at < 1000;
@@ -515,6 +518,27 @@ class HttpSession extends SdkSession implements DriverSession {
     clearTimeout(timer);
     this.watch?.close();
     await this.client.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The -32022 (unsupported protocol version) answer in a 400's body, which the SDK puts in the error's
+ * message: `{"error":{"code":-32022,"data":{"supported":[…],"requested":"…"}}}`.
+ */
+function unsupportedVersionIn(message: string, creating: boolean): Extract<ErrorVerdict, { kind: 'incompatible' }> | undefined {
+  const start = message.indexOf('{');
+  if (start < 0) return undefined;
+  try {
+    const body = JSON.parse(message.slice(start)) as { error?: { code?: unknown; data?: { supported?: unknown; requested?: unknown } } };
+    // -32020 to an initialize ("Missing MCP-Protocol-Version header"): the server wants the 2026-07-28 headers
+    // on every request, so it is modern-only as well.
+    if (body?.error?.code === -32020 && creating) return { kind: 'incompatible', supportedVersions: [], requestedVersion: '2025-11-25' };
+    if (body?.error?.code !== -32022) return undefined;
+    const supported = Array.isArray(body.error.data?.supported) ? body.error.data.supported.filter((v): v is string => typeof v === 'string') : [];
+    const requested = body.error.data?.requested;
+    return { kind: 'incompatible', supportedVersions: supported, requestedVersion: typeof requested === 'string' ? requested : undefined };
+  } catch {
+    return undefined;
   }
 }
 

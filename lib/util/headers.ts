@@ -8,7 +8,16 @@ export const PROTOCOL_HEADERS: ReadonlySet<string> = new Set([
   'accept',
   'host',
   'content-length',
+  // 2026-07-28: the transport mirrors the JSON-RPC method and name (and declared params, `Mcp-Param-*`) into
+  // headers, and the server refuses a request whose headers disagree with its body (-32020).
+  'mcp-method',
+  'mcp-name',
 ]);
+
+/** Whether `name` (lower-case) is a header the transport owns: one of {@link PROTOCOL_HEADERS}, or `mcp-param-*`. */
+export function isProtocolHeader(name: string): boolean {
+  return PROTOCOL_HEADERS.has(name) || name.startsWith('mcp-param-');
+}
 
 export const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -20,7 +29,7 @@ export function headerProblems(field: string, headers: Record<string, unknown>):
   const out: Array<{ field: string; message: string }> = [];
   for (const [name, value] of Object.entries(headers)) {
     if (!TOKEN.test(name)) out.push({ field: `${field}`, message: `has an invalid header name ${JSON.stringify(name)}` });
-    else if (PROTOCOL_HEADERS.has(name.toLowerCase()))
+    else if (isProtocolHeader(name.toLowerCase()))
       out.push({ field: `${field}.${name}`, message: 'is a protocol header owned by the MCP transport and cannot be set' });
     if (typeof value !== 'string') out.push({ field: `${field}.${name}`, message: 'must be a string' });
     else if (/[\r\n\0]/.test(value)) out.push({ field: `${field}.${name}`, message: 'must not contain CR, LF or NUL' });

@@ -7,7 +7,7 @@ import { McpExceptionFilter, McpPoolModule } from 'nestjs-mcp-pool';
 import { McpPoolHealthIndicator } from 'nestjs-mcp-pool/terminus';
 import { HealthController } from './health.controller';
 import { KeepAliveCloser } from './keep-alive-closer';
-import { HttpPoolModule, StdioPoolModule } from './mcp-pools';
+import { HttpPoolModule, ModernPoolModule, StdioPoolModule } from './mcp-pools';
 import { MetricsController } from './metrics.controller';
 import { ToolsController } from './tools.controller';
 
@@ -17,6 +17,7 @@ import { ToolsController } from './tools.controller';
     ConfigModule.forRoot({ isGlobal: true, envFilePath: join(__dirname, '..', '.env') }),
     HttpPoolModule,
     StdioPoolModule,
+    ModernPoolModule,
     // The request headers McpHeadersInterceptor forwards to MCP servers: an allow-list, never everything.
     McpPoolModule.forwardHeaders(['x-request-id']),
     TerminusModule,

@@ -5,7 +5,7 @@ import { ConfigService } from '@nestjs/config';
 import { NestFactory } from '@nestjs/core';
 import { McpPoolRegistry } from 'nestjs-mcp-pool';
 import { AppModule } from './app.module';
-import { HTTP_POOL, STDIO_POOL } from './mcp-pools';
+import { HTTP_POOL, MODERN_POOL, STDIO_POOL } from './mcp-pools';
 
 const logger = new Logger('Sample');
 
@@ -15,12 +15,15 @@ function describe(app: INestApplication, url: string): string {
   const pools = app.get(McpPoolRegistry);
   const httpDemo = !config.get<string>('MCP_HTTP_URL');
   const stdioDemo = !config.get<string>('MCP_STDIO_COMMAND');
+  const modernDemo = !config.get<string>('MCP_MODERN_URL');
+  const modern = pools.get(MODERN_POOL);
   const http = pools.get(HTTP_POOL).options;
   const stdio = pools.get(STDIO_POOL).options;
   const json = `-H 'content-type: application/json'`;
   const lines = [
     `pool "${HTTP_POOL}":  ${httpDemo ? 'the embedded demo server, ' : ''}${String(http.endpoint)}${httpDemo ? ' (set MCP_HTTP_URL to use another server)' : ''}`,
     `pool "${STDIO_POOL}": ${stdioDemo ? 'the embedded demo server, ' : ''}${[stdio.command, ...stdio.args].join(' ')}${stdioDemo ? ' (set MCP_STDIO_COMMAND to use another server)' : ''}`,
+    `pool "${MODERN_POOL}": ${modernDemo ? 'the embedded 2026-07-28-only demo server, ' : ''}${String(modern.options.endpoint)}, protocol '${modern.options.protocol}' (speaking ${modern.protocolEra ?? 'not yet known'})${modernDemo ? ' (set MCP_MODERN_URL to use another server)' : ''}`,
     'Try:',
     `  curl ${url}/health`,
     `  curl ${url}/tools`,
@@ -33,6 +36,9 @@ function describe(app: INestApplication, url: string): string {
     stdioDemo
       ? `  curl -X POST ${url}/tools/${STDIO_POOL}/echo ${json} -d '{"text": "hello"}'`
       : `  curl -X POST ${url}/tools/${STDIO_POOL}/<tool> ${json} -d '{...arguments}'`,
+    modernDemo
+      ? `  curl -X POST ${url}/tools/${MODERN_POOL}/server_info -H 'x-request-id: my-request-2'`
+      : `  curl -X POST ${url}/tools/${MODERN_POOL}/<tool> ${json} -d '{...arguments}'`,
     `  curl ${url}/metrics`,
     `  curl ${url}/metrics/json`,
   ];

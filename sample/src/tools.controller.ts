@@ -14,7 +14,7 @@ import {
 } from '@nestjs/common';
 import type { McpCallToolResult as CallToolResult, McpTool as Tool } from 'nestjs-mcp-pool';
 import { errorMessage, InjectMcpPool, McpHeadersInterceptor, McpPool } from 'nestjs-mcp-pool';
-import { HTTP_POOL, STDIO_POOL } from './mcp-pools';
+import { HTTP_POOL, MODERN_POOL, STDIO_POOL } from './mcp-pools';
 
 /** Whether the request has a body: a Content-Length above 0, or a Transfer-Encoding (chunked). */
 function hasBody(headers: Record<string, string | undefined>): boolean {
@@ -33,10 +33,11 @@ const JSON_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;|$)/i;
 export class ToolsController {
   private readonly pools: ReadonlyMap<string, McpPool>;
 
-  constructor(@InjectMcpPool(HTTP_POOL) http: McpPool, @InjectMcpPool(STDIO_POOL) stdio: McpPool) {
+  constructor(@InjectMcpPool(HTTP_POOL) http: McpPool, @InjectMcpPool(STDIO_POOL) stdio: McpPool, @InjectMcpPool(MODERN_POOL) modern: McpPool) {
     this.pools = new Map([
       [HTTP_POOL, http],
       [STDIO_POOL, stdio],
+      [MODERN_POOL, modern],
     ]);
   }
 

@@ -26,6 +26,8 @@ export interface ClientConfig {
   credentials?: ConfiguredClientCredentials;
   /** The client ID metadata document URL the app publishes (SEP-991), from MCP_CLIENT_METADATA_URL if set. */
   clientMetadataUrl?: string;
+  /** The pool's protocol option, from MCP_POOL_PROTOCOL if set (`legacy`, `auto`, `modern`): configuration only. */
+  protocol?: 'legacy' | 'auto' | 'modern';
 }
 
 /**
@@ -44,6 +46,7 @@ export function configFromEnvironment(argv: readonly string[], env: NodeJS.Proce
       ? { clientId, clientSecret: str('client_secret'), privateKeyPem: str('private_key_pem'), signingAlgorithm: str('signing_algorithm') }
       : undefined,
     clientMetadataUrl: env.MCP_CLIENT_METADATA_URL || undefined,
+    protocol: env.MCP_POOL_PROTOCOL === 'auto' || env.MCP_POOL_PROTOCOL === 'modern' || env.MCP_POOL_PROTOCOL === 'legacy' ? env.MCP_POOL_PROTOCOL : undefined,
   };
 }
 
@@ -59,7 +62,7 @@ export function providerFor(config: ClientConfig): AppOAuthProvider {
 /** The options poolOptionsFor sets (a Pick: the ESM entry hands them to the built package's McpPool). */
 export type AgentPoolOptions = Pick<
   McpPoolOptions,
-  'name' | 'endpoint' | 'clientInfo' | 'minSessions' | 'maxSessions' | 'authProvider' | 'capabilities' | 'onElicitation' | 'logger'
+  'name' | 'endpoint' | 'protocol' | 'clientInfo' | 'minSessions' | 'maxSessions' | 'authProvider' | 'capabilities' | 'onElicitation' | 'logger'
 >;
 
 /** The pool the app configures (the same for every server it meets): one session, the provider, a form answerer. */
@@ -67,6 +70,7 @@ export function poolOptionsFor(config: ClientConfig, provider: AppOAuthProvider)
   return {
     name: 'conformance',
     endpoint: config.serverUrl,
+    ...(config.protocol ? { protocol: config.protocol } : {}),
     clientInfo: { name: 'nestjs-mcp-pool-conformance', version: '0.1.0' },
     minSessions: 1,
     maxSessions: 1,
@@ -97,8 +101,8 @@ export interface AgentConnection {
   connect(): Promise<void>;
   listTools(): Promise<AgentTool[]>;
   callTool(name: string, args: Record<string, unknown>): Promise<{ content?: unknown; isError?: boolean }>;
-  /** Completes an authorization the provider started (the app's callback route). */
-  finishAuth(code: string): Promise<void>;
+  /** Completes an authorization the provider started (the app's callback route), with the response's `iss` if any. */
+  finishAuth(code: string, iss?: string): Promise<void>;
   /** Whether the error says the server wants (other) credentials (checked with the entry's own imports). */
   isAuthError(error: unknown): boolean;
   close(): Promise<void>;
@@ -131,9 +135,10 @@ export async function runAgent(conn: AgentConnection, provider: AppOAuthProvider
       } catch (error) {
         if (!conn.isAuthError(error)) throw error;
         const code = provider.takeAuthorizationCode();
+        const iss = provider.takeAuthorizationIssuer();
         log(`${what}: authorization needed (${code ? 'the user authorized' : 'no authorization to complete'})`);
         if (!code || authorizations >= MAX_AUTHORIZATIONS_PER_STEP) throw error;
-        await conn.finishAuth(code);
+        await conn.finishAuth(code, iss);
         log('authorization completed (finishAuth)');
       }
     }

@@ -157,9 +157,20 @@ export class AppOAuthProvider implements OAuthClientProvider {
     const code = callback.searchParams.get('code');
     if (!code) throw new Error(`the authorization response has no code: ${callback.searchParams.get('error') ?? 'no error given'}`);
     this.pendingCode = code;
+    // RFC 9207: the issuer the authorization server names in its response (checked by clients that verify it).
+    this.pendingIss = callback.searchParams.get('iss') ?? undefined;
+  }
+
+  /** The `iss` of the last authorization response, if it had one (RFC 9207), once. */
+  takeAuthorizationIssuer(): string | undefined {
+    const iss = this.pendingIss;
+    this.pendingIss = undefined;
+    return iss;
   }
 
   /** The code of the last authorization, once (what the app's callback route would receive). */
+  private pendingIss: string | undefined;
+
   takeAuthorizationCode(): string | undefined {
     const code = this.pendingCode;
     this.pendingCode = undefined;

@@ -24,7 +24,7 @@ try {
       connect: () => pool.start(),
       listTools: () => pool.listTools(),
       callTool: (name, args) => pool.callTool(name, args),
-      finishAuth: (code) => pool.finishAuth(code),
+      finishAuth: (code, iss) => pool.finishAuth(code, iss),
       isAuthError,
       close: () => pool.shutdown(),
     },

@@ -16,7 +16,7 @@ async function main(): Promise<number> {
       connect: () => pool.start(),
       listTools: () => pool.listTools(),
       callTool: (name, args) => pool.callTool(name, args),
-      finishAuth: (code) => pool.finishAuth(code),
+      finishAuth: (code, iss) => pool.finishAuth(code, iss),
       // The library's auth error: 401/403 refused, or McpAuthorizationRequiredError (a subclass) when the
       // authProvider waits for the user. No SDK error class is needed.
       isAuthError: (error) => error instanceof McpAuthError,

@@ -96,18 +96,28 @@ describe('the sample, started with npm start', () => {
       `curl ${url}/tools`,
       `curl -X POST ${url}/tools/http/add`,
       `curl -X POST ${url}/tools/stdio/echo`,
+      `curl -X POST ${url}/tools/modern/server_info`,
       `curl ${url}/metrics`,
       `curl ${url}/metrics/json`,
     ])
       expect(output).toContain(line);
   });
 
-  it('GET /health reports both pools up', async () => {
+  it('GET /health reports the three pools up, each with the protocol era it speaks', async () => {
     const res = await request(url).get('/health').expect(200);
     expect(res.body).toMatchObject({
       status: 'ok',
-      info: { 'mcp:http': { status: 'up', pool: 'http', state: 'running' }, 'mcp:stdio': { status: 'up', pool: 'stdio', state: 'running' } },
+      info: {
+        'mcp:http': { status: 'up', pool: 'http', state: 'running', era: 'legacy' },
+        'mcp:stdio': { status: 'up', pool: 'stdio', state: 'running', era: 'legacy' },
+        'mcp:modern': { status: 'up', pool: 'modern', state: 'running', era: 'modern' },
+      },
     });
+  });
+
+  it('POST /tools/modern/:name calls a tool on the embedded 2026-07-28-only server, with the forwarded x-request-id', async () => {
+    const res = await request(url).post('/tools/modern/server_info').set('x-request-id', 'sample-e2e-modern').expect(200);
+    expect(res.body.structuredContent).toEqual({ server: 'nestjs-mcp-pool-demo-modern', era: '2026-07-28', pid: appPid, requestId: 'sample-e2e-modern' });
   });
 
   it('GET /tools lists the demo tools of each pool', async () => {
@@ -115,6 +125,7 @@ describe('the sample, started with npm start', () => {
     const names = (pool: string) => (res.body[pool].tools as Array<{ name: string }>).map((t) => t.name).sort();
     expect(names('http')).toEqual(['add', 'echo', 'server_info', 'sleep']);
     expect(names('stdio')).toEqual(['add', 'echo', 'server_info', 'sleep']);
+    expect(names('modern')).toEqual(['add', 'echo', 'server_info']);
   });
 
   it('POST /tools/http/:name calls a tool with the JSON body, on the in-process demo server', async () => {
@@ -167,7 +178,7 @@ describe('the sample, started with npm start', () => {
   it("GET /metrics/json returns every pool's snapshot", async () => {
     await request(url).get('/tools').expect(200); // from the cache this time
     const res = await request(url).get('/metrics/json').expect(200);
-    expect(Object.keys(res.body).sort()).toEqual(['http', 'stdio']);
+    expect(Object.keys(res.body).sort()).toEqual(['http', 'modern', 'stdio']);
     for (const pool of ['http', 'stdio']) {
       expect(res.body[pool]).toMatchObject({ pool, state: 'running', circuitState: 'closed', total: expect.any(Number) });
       expect(res.body[pool].borrowCount).toBeGreaterThanOrEqual(2);

@@ -85,6 +85,7 @@ describe('with the SDK registered', () => {
       'gen_ai.tool.name': 'whoami',
       'gen_ai.operation.name': 'execute_tool',
       'mcp.session.id': server.sessionIds()[0],
+      'mcp.protocol.era': 'legacy',
       'network.transport': 'tcp',
       'network.protocol.name': 'http',
       'mcp.client.connection.pool.name': 'otel',

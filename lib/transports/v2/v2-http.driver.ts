@@ -1,0 +1,214 @@
+import type { Client, FetchLike, McpSubscription, PriorDiscovery, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import type { CreateSessionContext, DriverSession, ErrorVerdict, McpProtocolOption, SessionDriver } from '../../core/driver';
+import { currentMcpHeaders, withoutRequestContext } from '../../context/request-context';
+import { isProtocolHeader } from '../../util/headers';
+import { linkedSignalFetch } from '../linked-fetch';
+import { currentOrigin, outsideOrigin } from '../sdk-client';
+import { classifyV2Error } from './classify';
+import { EraCache, eraCacheKey, sharedEraCache } from './era-cache';
+import { loadV2Client, type V2ClientModule } from './load-client';
+import { OwnedConnections } from './owned-connections';
+import { V2Session, buildV2Client, openListChanged } from './v2-session';
+
+export interface V2HttpDriverOptions {
+  poolName: string;
+  endpoint: URL;
+  /** `'auto'` or `'modern'` (a `'legacy'` pool runs on the SDK 1.x driver). */
+  protocol: Exclude<McpProtocolOption, 'legacy'>;
+  headers?: Readonly<Record<string, string>>;
+  /** Bearer token source (cached by the core); sent to the MCP endpoint only. */
+  auth?: () => string | Promise<string>;
+  /** An OAuth client provider for the v2 transport (its `OAuthClientProvider` shape). */
+  authProvider?: object;
+  /** The era verdicts; default: the process-wide cache (keys are per endpoint and identity). */
+  eraCache?: EraCache;
+  /** Sockets per origin of the driver's own keep-alive connections. Default 64. */
+  maxConnections?: number;
+  /** Replaces the driver's own connections (tests). */
+  fetch?: FetchLike;
+  /** Bound on the DELETE of a legacy session at close. Default 2000. */
+  terminateTimeoutMs?: number;
+}
+
+/**
+ * Streamable HTTP sessions on the v2 MCP client (`@modelcontextprotocol/client`), which speaks both protocol
+ * eras. A session is one long-lived v2 `Client`: on a 2026-07-28 server it holds no server state (no
+ * session id), but it keeps the tools index the client validates output and mirrors `Mcp-Name` /
+ * `Mcp-Param-*` headers with, and its `subscriptions/listen` stream; on a 2025 server it is a session as
+ * the SDK 1.x driver's are.
+ *
+ * `'auto'` probes once per endpoint and identity (`server/discover`, falling back to `initialize`); the
+ * verdict is cached (see {@link EraCache}) and every later session connects with `prior`: a modern one
+ * with no round trip, a legacy one straight to `initialize`.
+ */
+export class V2HttpDriver implements SessionDriver {
+  readonly kind = 'streamable_http';
+  readonly supportsHeaders = true;
+  private readonly mod: V2ClientModule;
+  private readonly fetch: FetchLike;
+  private readonly eras: EraCache;
+  private retryAfter = { at: 0, ms: 0 };
+  /** The last transport an OAuth provider authorized through: it holds what the code exchange needs. */
+  private authTransport: StreamableHTTPClientTransport | undefined;
+  /** The keep-alive connections this driver's sessions share, closed with the pool. */
+  readonly connections: OwnedConnections;
+
+  constructor(private readonly opts: V2HttpDriverOptions) {
+    this.mod = loadV2Client(opts.poolName, opts.protocol);
+    this.eras = opts.eraCache ?? sharedEraCache;
+    this.connections = new OwnedConnections(opts.maxConnections ?? 64);
+    this.fetch = this.endpointFetch();
+  }
+
+  /** Closes the driver's connections (the pool calls it once, after every session is closed). */
+  async close(): Promise<void> {
+    this.connections.close();
+  }
+
+  async create(ctx: CreateSessionContext): Promise<DriverSession> {
+    // A partition's session carries its identity on every request (its own authorization replaces the
+    // bearer token), and the era is learned per identity: the identity is part of the verdict's key.
+    const identity = ctx.identity && Object.keys(ctx.identity).length ? ctx.identity : undefined;
+    const bearer = this.opts.auth && identity?.authorization === undefined ? await this.opts.auth() : undefined;
+    const key = eraCacheKey(this.opts.endpoint, { ...this.opts.headers, ...identity }, bearer, this.opts.authProvider);
+    // A legacy verdict (found by an 'auto' pool) is no use to a pool pinned to the modern era.
+    const cached = this.eras.get(key);
+    const prior = cached?.kind === 'legacy' && this.opts.protocol === 'modern' ? undefined : cached;
+    try {
+      return await this.connect(ctx, key, prior, identity);
+    } catch (error) {
+      // A cached verdict that no longer holds (the server changed era): forget it and ask the server.
+      if (prior === undefined || ctx.signal.aborted) throw error;
+      const verdict = this.classify(error, undefined);
+      if (verdict.kind === 'auth' || verdict.kind === 'rate-limited') throw error;
+      this.eras.delete(key);
+      return this.connect(ctx, key, undefined, identity);
+    }
+  }
+
+  private async connect(
+    ctx: CreateSessionContext,
+    key: string,
+    prior: PriorDiscovery | undefined,
+    identity: Readonly<Record<string, string>> | undefined,
+  ): Promise<DriverSession> {
+    const statics = { ...this.opts.headers, ...identity };
+    const headers = Object.keys(statics).length ? statics : undefined;
+    const transport: StreamableHTTPClientTransport = new this.mod.StreamableHTTPClientTransport(this.opts.endpoint, {
+      fetch: identity ? this.endpointFetch(identity) : this.fetch,
+      requestInit: headers ? { headers } : undefined,
+      authProvider: this.opts.authProvider as never,
+    });
+    const client: Client = buildV2Client(this.mod, ctx.client, this.opts.protocol);
+    if (this.opts.authProvider) this.authTransport = transport;
+    try {
+      await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs, ...(prior ? { prior } : {}) });
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      await transport.close().catch(() => undefined);
+      throw error;
+    }
+    const era = client.getProtocolEra() === 'modern' ? 'modern' : 'legacy';
+    let subscription: McpSubscription | undefined;
+    if (era === 'modern') {
+      const discover = client.getDiscoverResult();
+      if (discover && prior?.kind !== 'modern') this.eras.set(key, { kind: 'modern', discover });
+      // The probe path opens the list_changed subscription itself; a connect from a prior verdict does not
+      // (SDK 2.4): open the same one, so that every client has its subscriptions/listen stream.
+      subscription = client.autoOpenedSubscription;
+      if (!subscription && prior?.kind === 'modern') {
+        try {
+          subscription = await openListChanged(client, ctx);
+        } catch (error) {
+          await client.close().catch(() => undefined);
+          throw error;
+        }
+      }
+    } else if (prior?.kind !== 'legacy') {
+      this.eras.set(key, { kind: 'legacy' });
+    }
+    const terminateTimeoutMs = this.opts.terminateTimeoutMs ?? 2000;
+    const session = new V2Session(
+      client,
+      era,
+      () => transport.sessionId,
+      // A legacy session is DELETEd (bounded), like the SDK 1.x driver's; a modern one has nothing to end.
+      // Closes belong to no caller: no caller's headers on them.
+      () =>
+        withoutRequestContext(() =>
+          outsideOrigin(async () => {
+            if (era !== 'legacy' || !transport.sessionId) return;
+            let timer: NodeJS.Timeout | undefined;
+            await Promise.race([
+              transport.terminateSession().catch(() => undefined),
+              new Promise<void>((resolve) => (timer = setTimeout(resolve, terminateTimeoutMs))),
+            ]);
+            clearTimeout(timer);
+          }),
+        ),
+      subscription,
+    );
+    return session;
+  }
+
+  /**
+   * Completes an OAuth authorization code flow, on the transport whose connect asked for it (it recorded the
+   * server's challenge: resource metadata, scope, issuer). The provider keeps the tokens for every session.
+   */
+  async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
+    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
+    if (!this.authTransport) throw new Error('no authorization was started: create a session first');
+    await withoutRequestContext(() => outsideOrigin(() => this.authTransport!.finishAuth(authorizationCode, iss)));
+  }
+
+  classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
+    const verdict = classifyV2Error(this.mod, error, session);
+    if (verdict.kind === 'rate-limited' && verdict.retryAfterMs === undefined && Date.now() - this.retryAfter.at < 1000) {
+      return { kind: 'rate-limited', retryAfterMs: this.retryAfter.ms };
+    }
+    return verdict;
+  }
+
+  /**
+   * The transport's fetch: the bearer token, and (for calls made on the raw client inside a caller's
+   * context) that context's headers, go to the MCP endpoint only, never to OAuth discovery or token
+   * requests sent through the same fetch. A pool request carries its own headers in RequestOptions.headers.
+   */
+  private endpointFetch(identity?: Readonly<Record<string, string>>): FetchLike {
+    const plain: FetchLike = this.opts.fetch ?? this.connections.fetch;
+    const base = linkedSignalFetch(plain as never) as FetchLike;
+    // A partition's identity goes last on every request to the endpoint; its own authorization replaces the bearer.
+    const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
+    const endpoint = this.opts.endpoint;
+    const note = (response: Response): Response => {
+      if (response.status === 429) {
+        const ms = retryAfterMs(response.headers.get('retry-after'));
+        if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
+      }
+      return response;
+    };
+    return async (url, init) => {
+      if (!isEndpoint(url, endpoint)) return note(await base(url, init));
+      const context = currentOrigin() ? undefined : currentMcpHeaders();
+      if (auth === undefined && context === undefined && !identity) return note(await base(url, init));
+      const headers = new Headers(init?.headers);
+      if (auth !== undefined) headers.set('authorization', `Bearer ${await auth()}`);
+      if (context) for (const name of Object.keys(context)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, context[name]!);
+      if (identity) for (const name of Object.keys(identity)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, identity[name]!);
+      return note(await base(url, { ...init, headers }));
+    };
+  }
+}
+
+function isEndpoint(url: string | URL, endpoint: URL): boolean {
+  const u = typeof url === 'string' ? new URL(url) : url;
+  return u.origin === endpoint.origin && u.pathname === endpoint.pathname;
+}
+
+function retryAfterMs(value: string | null): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}

@@ -1,0 +1,66 @@
+// The v2 driver's own HTTP connections (a keep-alive agent the pool closes at shutdown), against a real
+// HTTP server on 127.0.0.1: it must behave as fetch does where the SDK and its OAuth code look.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { OwnedConnections } from '../../lib/transports/v2/owned-connections';
+import { until } from '../support/pids';
+
+let server: Server;
+let url: string;
+const sockets = new Set<Socket>();
+const seen: Array<{ method?: string; type?: string; body: string }> = [];
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      seen.push({ method: req.method, type: req.headers['content-type'], body });
+      if (req.url === '/slow') return void setTimeout(() => res.end('late'), 2000).unref();
+      res.writeHead(200, { 'content-type': 'application/json', 'x-two': ['a', 'b'] }).end(JSON.stringify({ ok: true }));
+    });
+  });
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+it('sends string and form bodies as fetch does (an OAuth token request is a URLSearchParams body)', async () => {
+  const c = new OwnedConnections(4);
+  const json = await c.fetch(`${url}/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":1}' });
+  expect(await json.json()).toEqual({ ok: true });
+  expect(json.headers.get('x-two')).toBe('a, b');
+  await c.fetch(`${url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'authorization_code', code: 'c 1' }) });
+  expect(seen.at(-1)).toEqual({ method: 'POST', type: 'application/x-www-form-urlencoded;charset=UTF-8', body: 'grant_type=authorization_code&code=c+1' });
+  c.close();
+});
+
+it('reuses kept-alive sockets, and close() destroys them at once', async () => {
+  await until(() => sockets.size === 0, 1000, 'the earlier sockets closed');
+  const c = new OwnedConnections(4);
+  for (let i = 0; i < 5; i++) await (await c.fetch(`${url}/a`)).text();
+  expect(sockets.size).toBe(1);
+  expect(c.openSockets).toBe(1);
+  c.close();
+  await until(() => sockets.size === 0, 1000, 'the socket closed');
+});
+
+it('rejects as fetch does: an AbortError when the signal aborts, TypeError("fetch failed") with the errno code when refused', async () => {
+  const c = new OwnedConnections(4);
+  const ac = new AbortController();
+  const slow = c.fetch(`${url}/slow`, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 50);
+  await expect(slow).rejects.toMatchObject({ name: 'AbortError' });
+  const refused = (await c.fetch('http://127.0.0.1:1/').catch((e: unknown) => e)) as TypeError & { cause?: { code?: string } };
+  expect(refused).toBeInstanceOf(TypeError);
+  expect(refused.message).toBe('fetch failed');
+  expect(refused.cause?.code).toBe('ECONNREFUSED');
+  c.close();
+});
