@@ -57,6 +57,7 @@ export interface McpPoolOptions {
    * HTTP, `httpClient: 'native'`: most connections open to the endpoint at once for requests; 0 (default)
    * bounds them only by the requests in flight (at most `maxSessions` × `maxConcurrentPerSession`, plus
    * probes and closes). Each session's standalone GET stream has a connection of its own, outside this bound.
+   * A request holds its connection until its response stream ends: keep it at least the calls run at once.
    */
   maxConnections?: number;
   /** Leases that may share one session at once. Default 1 (exclusive borrow, safe for stateful servers). */
