@@ -66,7 +66,8 @@ export interface McpPoolOptions {
    * once for requests; 0 (default): `maxSessions` × (`maxConcurrentPerSession` + 1), what the requests in
    * flight plus a probe or a close per session can use. Each session's long-lived stream (the GET stream,
    * `subscriptions/listen`) has a connection of its own, outside this bound. One set per endpoint, shared by
-   * every partition.
+   * every partition. A request holds its connection until its response stream ends: keep it at least the
+   * calls run at once.
    */
   maxConnections?: number;
   /** Leases that may share one session at once. Default 1 (exclusive borrow, safe for stateful servers). */

@@ -73,9 +73,12 @@ interface EndpointChallenge {
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
- * Streamable HTTP sessions. Each session is one SDK transport (one `Mcp-Session-Id`). The transport is
- * given our own `fetch`, which adds the headers of the current request context (AsyncLocalStorage) to
- * that one HTTP request, so that per-request headers reach the wire on a shared, warm session.
+ * Streamable HTTP sessions. Each session is one SDK `Client` on one transport (one `Mcp-Session-Id`):
+ * - `httpClient: 'native'` (default): {@link NativeStreamableHttpTransport} over the keep-alive undici pools
+ *   this driver owns ({@link NativeEndpoint}), which builds each request's headers in its async context;
+ * - `httpClient: 'sdk'`: the SDK's `StreamableHTTPClientTransport`, given our own `fetch`, which adds the
+ *   headers of the current request context (AsyncLocalStorage) to that one HTTP request.
+ * Either way per-request headers reach the wire on a shared, warm session, and only the MCP endpoint's.
  */
 export class StreamableHttpDriver implements SessionDriver {
   readonly kind = 'streamable_http';

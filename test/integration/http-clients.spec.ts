@@ -97,6 +97,18 @@ describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
     expect(server.stats.initializeCount).toBe(1);
   });
 
+  it('sends the session id and the negotiated protocol version on every request after initialize, and DELETEs on close', async () => {
+    const p = makePool({ httpClient, maxSessions: 1 });
+    await p.start();
+    await p.callTool('echo', { text: 'x' });
+    await p.shutdown();
+    const [init, ...rest] = server.stats.requestLog;
+    expect(init).toMatchObject({ verb: 'POST', sessionId: undefined });
+    expect(rest.length).toBeGreaterThanOrEqual(4); // initialized, GET stream, tools/list, tools/call, DELETE
+    expect(rest.filter((r) => !r.sessionId || r.headers['mcp-protocol-version'] !== '2025-11-25')).toEqual([]);
+    expect(rest.map((r) => r.verb)).toEqual(expect.arrayContaining(['GET', 'DELETE']));
+  });
+
   it('keeps 200 concurrent distinct per-request headers apart on one shared session', async () => {
     const p = makePool({ httpClient, maxSessions: 1, maxConcurrentPerSession: 64 });
     await p.start();
