@@ -14,6 +14,8 @@ interface Target {
   close(): Promise<void>;
   /** Server-side count of a JSON-RPC method. */
   count(method: string): number;
+  /** How many HTTP requests the server got with this header value. */
+  sentWith(header: string, value: string): number;
 }
 
 interface Case {
@@ -33,7 +35,7 @@ const cases: Case[] = [
     hints: true,
     start: async () => {
       const s = await startV2HttpServer({ era: 'modern', toolsTtlMs: HINT_TTL_MS });
-      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0 };
+      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0, sentWith: (h, v) => s.stats.requestLog.filter((r) => r.headers[h] === v).length };
     },
   },
   {
@@ -42,7 +44,7 @@ const cases: Case[] = [
     hints: true,
     start: async () => {
       const s = await startV2HttpServer({ era: 'dual', toolsTtlMs: HINT_TTL_MS });
-      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0 };
+      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0, sentWith: (h, v) => s.stats.requestLog.filter((r) => r.headers[h] === v).length };
     },
   },
   {
@@ -51,7 +53,7 @@ const cases: Case[] = [
     hints: false,
     start: async () => {
       const s = await startHttpMcpServer();
-      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0 };
+      return { url: s.url, openSockets: s.openSockets, restart: s.restart, close: s.close, count: (m) => s.stats.requestsByMethod[m] ?? 0, sentWith: (h, v) => s.stats.requestLog.filter((r) => r.headers[h] === v).length };
     },
   },
 ];
@@ -116,6 +118,10 @@ describe.each(cases)('protocol: auto against the $name', (c) => {
     expect(seen).toEqual(['a', 'b', 'a', 'b', 'c']);
     expect(new Set(p.debugSnapshot().flatMap((r) => (r.partition ? [r.partition] : []))).size).toBe(3);
     expect(p.protocolEra).toBe(c.era);
+    // The identity rides on the partition's own requests too (initialize or discover, the streams), not only
+    // on the calls that carried it.
+    expect(server.sentWith('x-tenant', 'a')).toBeGreaterThan(2);
+    expect(server.sentWith('x-tenant', 'c')).toBeGreaterThan(1);
     // The era verdict is never shared across identities: the shared sessions and each identity asked once.
     expect(server.count('server/discover')).toBe(4);
   });
