@@ -176,8 +176,10 @@ export interface McpPoolOptions {
   /** Answers `roots/list`. */
   listRoots?: () => Root[] | Promise<Root[]>;
   /**
-   * Called with each session's new client object before it connects (the SDK `Client` for the built-in
-   * drivers: narrow it with `as Client`): set anything else on it here.
+   * Called with each session's new client object before it connects: set anything else on it here. For
+   * the built-in drivers it is an SDK `Client`: the 1.x one (`@modelcontextprotocol/sdk`) with protocol
+   * 'legacy', the v2 one (`@modelcontextprotocol/client`) with 'auto' or 'modern'. Narrow it with `as Client`
+   * from the package that matches (`lease.client` is the same object).
    */
   configureClient?: (client: unknown) => void;
   /** Where the pool logs (quietly). Default: nothing is logged. */
