@@ -12,7 +12,8 @@
 //   CONFORMANCE_NODE=/tmp/node22/node_modules/.bin/node \
 //   CONFORMANCE_CLI=/tmp/conf/node_modules/@modelcontextprotocol/conformance/dist/index.js \
 //     npx tsx test/conformance/run-2026-07-28.ts
-// Not a Jest spec: the run needs a Node this repository does not pin. See docs/protocol-eras.md.
+// Not a Jest spec: the run needs a Node this repository does not pin; .ci/run runs it on Node 22. See the
+// README, "Protocol eras".
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
