@@ -61,6 +61,10 @@ export class McpPool {
 
   private readonly ctx: PoolContext;
   private readonly driver: SessionDriver;
+  private readonly borrower: Borrower;
+  /** The shared sessions' slice, and whether any other can exist (read on every borrow). */
+  private readonly shared: PoolSlice;
+  private readonly partitioned: boolean;
   private startPromise: Promise<void> | undefined;
   private shutdownPromise: Promise<void> | undefined;
   /** Callers of waitReady(). */
@@ -86,13 +90,17 @@ export class McpPool {
     ctx.borrower = new Borrower(ctx);
     ctx.capacity = new Capacity(ctx);
     ctx.maintenance = new Maintenance(ctx);
+    const { pipeline, borrower } = ctx;
     ctx.host = {
-      invoke: (lease, method, params, opts) => ctx.pipeline.invoke(lease, method, params, opts),
-      release: (lease) => ctx.borrower.release(lease),
+      invoke: (lease, method, params, opts) => pipeline.invoke(lease, method, params, opts),
+      release: (lease) => borrower.release(lease),
       poolName: this.name,
     };
     ctx.onSessionAdded = () => this.notifyReady();
     ctx.router = new PartitionRouter(ctx);
+    this.borrower = ctx.borrower;
+    this.shared = ctx.router.shared;
+    this.partitioned = this.options.partitionBy !== undefined;
   }
 
   private buildDriver(log: DriverConfig['log']): SessionDriver {
@@ -182,7 +190,8 @@ export class McpPool {
    */
   acquire(opts?: AcquireOptions): Promise<McpLease> {
     try {
-      const got = this.ctx.borrower.acquireNow(this.sliceFor(opts?.headers), opts, this.checked(opts?.headers));
+      const headers = opts?.headers;
+      const got = this.borrower.acquireNow(this.sliceFor(headers), opts, headers && this.checked(headers));
       return got instanceof McpLease ? Promise.resolve(got) : got;
     } catch (error) {
       return Promise.reject(error);
@@ -191,7 +200,8 @@ export class McpPool {
 
   /** Returns a lease at once, or null when no slot is free right now (never waits on creation). */
   tryAcquire(opts?: Pick<AcquireOptions, 'headers'>): McpLease | null {
-    return this.ctx.borrower.tryAcquire(this.sliceFor(opts?.headers), this.checked(opts?.headers));
+    const headers = opts?.headers;
+    return this.borrower.tryAcquire(this.sliceFor(headers), headers && this.checked(headers));
   }
 
   /** Runs `fn` with a borrowed lease and always returns it, whatever `fn` does. */
@@ -246,7 +256,7 @@ export class McpPool {
   }
 
   private sliceFor(headers: Record<string, string> | undefined): PoolSlice {
-    return this.ctx.router.sliceFor(headers);
+    return this.partitioned ? this.ctx.router.sliceFor(headers) : this.shared;
   }
 
   private checked(headers: Record<string, string> | undefined): Record<string, string> | undefined {
