@@ -15,6 +15,7 @@ import type { Dispatcher } from 'undici';
 import { HttpRequestError } from './native-http/errors';
 import { NativeStreamableHttpTransport, type NativeHttpEndpoint, type ResponseHeaders } from './native-http/streamable-http.transport';
 import { loadUndici } from './native-http/undici-loader';
+import { isEndpoint, retryAfterMs } from './endpoint-url';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -543,19 +544,4 @@ function unsupportedVersionIn(message: string, creating: boolean): Extract<Error
   } catch {
     return undefined;
   }
-}
-
-/** Whether `url` is the MCP endpoint itself (same origin and path; the query may differ). */
-function isEndpoint(url: string | URL, endpoint: URL): boolean {
-  const u = typeof url === 'string' ? new URL(url) : url;
-  return u.origin === endpoint.origin && u.pathname === endpoint.pathname;
-}
-
-/** Retry-After as milliseconds: delta-seconds or an HTTP date. */
-function retryAfterMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }

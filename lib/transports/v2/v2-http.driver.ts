@@ -9,6 +9,7 @@ import { EraCache, eraCacheKey, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
 import { OwnedConnections } from './owned-connections';
 import { V2Session, buildV2Client, openListChanged } from './v2-session';
+import { isEndpoint, retryAfterMs } from '../endpoint-url';
 
 export interface V2HttpDriverOptions {
   poolName: string;
@@ -198,17 +199,4 @@ export class V2HttpDriver implements SessionDriver {
       return note(await base(url, { ...init, headers }));
     };
   }
-}
-
-function isEndpoint(url: string | URL, endpoint: URL): boolean {
-  const u = typeof url === 'string' ? new URL(url) : url;
-  return u.origin === endpoint.origin && u.pathname === endpoint.pathname;
-}
-
-function retryAfterMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
