@@ -2,20 +2,16 @@ import { createHash } from 'node:crypto';
 import type { Client, PriorDiscovery } from '@modelcontextprotocol/client';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, McpProtocolOption, SessionDriver } from '../../core/driver';
 import { ProcessGroupStdioTransport } from '../process-group-stdio.transport';
+import type { StdioDriverOptions } from '../stdio.driver';
 import { classifyV2Error } from './classify';
 import { EraCache, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
 import { V2Session, buildV2Client, openListChanged } from './v2-session';
 
-export interface V2StdioDriverOptions {
+/** The child process is described as for the SDK 1.x stdio driver; plus the era to speak. */
+export interface V2StdioDriverOptions extends Omit<StdioDriverOptions, 'killWaitMs'> {
   poolName: string;
   protocol: Exclude<McpProtocolOption, 'legacy'>;
-  command: string;
-  args: readonly string[];
-  env?: Readonly<Record<string, string>>;
-  cwd?: string;
-  stderr: 'inherit' | 'ignore' | 'pipe';
-  log?: (level: 'debug' | 'log' | 'warn' | 'error', message: string) => void;
   eraCache?: EraCache;
 }
 
