@@ -29,16 +29,7 @@ export class StdioDriver implements SessionDriver {
   constructor(private readonly opts: StdioDriverOptions) {}
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
-    const log = this.opts.log;
-    const name = this.opts.command.split('/').pop();
-    const transport = new ProcessGroupStdioTransport({
-      command: this.opts.command,
-      args: this.opts.args,
-      env: this.opts.env,
-      cwd: this.opts.cwd,
-      stderr: this.opts.stderr,
-      onStderrLine: log ? (line) => log('log', `stderr of ${name}: ${line}`) : undefined,
-    });
+    const transport = childTransport(this.opts);
     const client = buildSdkClient(ctx.client);
     const session = new StdioSession(client, transport, this.opts.killWaitMs ?? 2000);
     try {
@@ -105,4 +96,18 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The transport of one session's child, as both stdio drivers (SDK 1.x and v2) start it. */
+export function childTransport(opts: Omit<StdioDriverOptions, 'killWaitMs'>): ProcessGroupStdioTransport {
+  const log = opts.log;
+  const name = opts.command.split('/').pop();
+  return new ProcessGroupStdioTransport({
+    command: opts.command,
+    args: opts.args,
+    env: opts.env,
+    cwd: opts.cwd,
+    stderr: opts.stderr,
+    onStderrLine: log ? (line) => log('log', `stderr of ${name}: ${line}`) : undefined,
+  });
 }

@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Client, PriorDiscovery } from '@modelcontextprotocol/client';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, McpProtocolOption, SessionDriver } from '../../core/driver';
-import { ProcessGroupStdioTransport } from '../process-group-stdio.transport';
-import type { StdioDriverOptions } from '../stdio.driver';
+import { childTransport, type StdioDriverOptions } from '../stdio.driver';
 import { classifyV2Error } from './classify';
 import { EraCache, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
@@ -60,16 +59,7 @@ export class V2StdioDriver implements SessionDriver {
   }
 
   private async connect(ctx: CreateSessionContext, prior: PriorDiscovery | undefined): Promise<DriverSession> {
-    const log = this.opts.log;
-    const name = this.opts.command.split('/').pop();
-    const transport = new ProcessGroupStdioTransport({
-      command: this.opts.command,
-      args: this.opts.args,
-      env: this.opts.env,
-      cwd: this.opts.cwd,
-      stderr: this.opts.stderr,
-      onStderrLine: log ? (line) => log('log', `stderr of ${name}: ${line}`) : undefined,
-    });
+    const transport = childTransport(this.opts);
     const client: Client = buildV2Client(this.mod, ctx.client, this.opts.protocol);
     try {
       // The transport is the SDK 1.x Transport shape, which the v2 Transport interface accepts as is.
