@@ -36,7 +36,7 @@ export {
   type McpCallHandlers,
   type ServerRequestExtra,
 } from './context/request-context';
-export { StreamableHttpDriver, StdioDriver } from './transports';
+export { StreamableHttpDriver, StdioDriver, RepeatedAuthChallengeError } from './transports';
 export * from './core/mcp-types';
 export type { DriverConfig, DriverRequestOptions, McpClientSpec, ServerQuestionExtra, SessionDriverFactory } from './core/driver';
 export { ServerQuestionRefusedError, type PoolRequest } from './core/server-questions';

@@ -10,6 +10,7 @@ export { StdioDriver, type StdioDriverOptions } from './stdio.driver';
 export { StreamableHttpDriver, type StreamableHttpDriverOptions } from './streamable-http.driver';
 export { V2HttpDriver, type V2HttpDriverOptions } from './v2/v2-http.driver';
 export { V2StdioDriver, type V2StdioDriverOptions } from './v2/v2-stdio.driver';
+export { RepeatedAuthChallengeError } from './reauth-guard';
 
 /**
  * The built-in drivers, by transport and protocol: Streamable HTTP and stdio on the MCP SDK 1.x client for

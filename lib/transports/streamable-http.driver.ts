@@ -1,8 +1,6 @@
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError, auth as runOAuth, extractWWWAuthenticateParams, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { FetchLike } from '@modelcontextprotocol/sdk/shared/transport.js';
-import { createHash } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CreateSessionContext, DriverSession, ErrorVerdict, SessionDriver } from '../core/driver';
 import { currentMcpHeaders, withoutRequestContext } from '../context/request-context';
@@ -16,6 +14,7 @@ import { HttpRequestError } from './native-http/errors';
 import { NativeStreamableHttpTransport, type NativeHttpEndpoint, type ResponseHeaders } from './native-http/streamable-http.transport';
 import { loadUndici } from './native-http/undici-loader';
 import { isEndpoint, retryAfterMs } from './endpoint-url';
+import { ReauthGuard, RepeatedAuthChallengeError } from './reauth-guard';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -42,33 +41,8 @@ export interface StreamableHttpDriverOptions {
   maxConnections?: number;
 }
 
-/**
- * Raised (inside the SDK's OAuth flow, which passes it on) instead of asking the user to authorize again for
- * an `insufficient_scope` challenge that the token from their last authorization for that same challenge
- * still gets: the server will not be satisfied by a second identical authorization. The pool reports it as
- * an auth error (McpAuthError, status 403), with this as `cause`.
- */
-export class RepeatedAuthChallengeError extends Error {
-  readonly status = 403;
-  constructor(scope: string | undefined) {
-    super(
-      `the MCP server answered insufficient_scope${scope ? ` (scope "${scope}")` : ''} again to the token authorized for that same challenge; ` +
-        'not asking the user to authorize the same thing again',
-    );
-    this.name = 'RepeatedAuthChallengeError';
-  }
-}
-
-/** The last 401/403 challenge from the MCP endpoint itself, and which token the refused request carried. */
-interface EndpointChallenge {
-  at: number;
-  /** `<status> <WWW-Authenticate>`: what the SDK compares to tell one challenge from another. */
-  key: string;
-  insufficientScope: boolean;
-  scope?: string;
-  /** A hash of the bearer token the refused request carried (never the token itself). */
-  presented?: string;
-}
+/** Where the guard's error lived before both HTTP drivers shared it (and where tests and apps import it). */
+export { RepeatedAuthChallengeError };
 
 /** Network error codes that prove the request never reached the server. */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -88,21 +62,15 @@ export class StreamableHttpDriver implements SessionDriver {
   private retryAfter = { at: 0, ms: 0 };
   /** The last 401/403 challenge the endpoint sent (what finishAuth needs: resource metadata URL, scope). */
   private challenge: { at: number; status: number; resourceMetadataUrl?: URL; scope?: string } = { at: 0, status: 0 };
-  /** The provider the transports and finishAuth use: the user's, watched by {@link guardedProvider}. */
+  /** The provider the transports and finishAuth use: the user's, watched by the re-authorization guard. */
   private readonly authProvider: OAuthClientProvider | undefined;
-  private endpointChallenge: EndpointChallenge | undefined;
-  /** The insufficient_scope challenge an interactive authorization was started for (until its code is exchanged). */
-  private authorizingFor: string | undefined;
-  /** finishAuth is exchanging the user's code: the tokens saved now are the user's answer. */
-  private exchangingCode = false;
-  /** insufficient_scope challenge key -> hash of the access token the user's authorization for it produced. */
-  private readonly authorizedFor = new Map<string, string>();
+  private readonly reauth = new ReauthGuard();
   /** `'native'`: what every session of the endpoint shares (its keep-alive pools among them). */
   private readonly native: NativeEndpoint | undefined;
 
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
-    this.authProvider = opts.authProvider && this.guardedProvider(opts.authProvider);
+    this.authProvider = opts.authProvider && this.reauth.wrap(opts.authProvider);
     this.native = (opts.httpClient ?? 'native') === 'native' ? new NativeEndpoint(this, opts, this.authProvider, this.fetch) : undefined;
   }
 
@@ -157,7 +125,7 @@ export class StreamableHttpDriver implements SessionDriver {
     if (status !== 401 && status !== 403 && status !== 429) return;
     const res = headersResponse(status, headers);
     this.noteResponse(res);
-    if (this.opts.authProvider) this.noteEndpointChallenge(sent['authorization'], res);
+    if (this.opts.authProvider) this.reauth.note(sent['authorization'], status, res.headers.get('www-authenticate'));
   }
 
   /**
@@ -197,56 +165,16 @@ export class StreamableHttpDriver implements SessionDriver {
     if (!this.authProvider) throw new Error('no authProvider is configured on this pool');
     // Exchange the code as the transport would, with what the server's last challenge said (resource
     // metadata URL, scope). The provider keeps the tokens: every later session uses them.
-    this.exchangingCode = true;
-    let result: Awaited<ReturnType<typeof runOAuth>>;
-    try {
-      result = await runOAuth(this.authProvider, {
+    const result = await this.reauth.exchange(() =>
+      runOAuth(this.authProvider!, {
         serverUrl: this.opts.endpoint,
         authorizationCode,
         resourceMetadataUrl: this.challenge.resourceMetadataUrl,
         scope: this.challenge.scope,
         fetchFn: this.fetch,
-      });
-    } finally {
-      this.exchangingCode = false;
-    }
+      }),
+    );
     if (result !== 'AUTHORIZED') throw new UnauthorizedError('the authorization code was not accepted');
-  }
-
-  /**
-   * The user's provider, seen through a proxy that notes which insufficient_scope challenge each interactive
-   * authorization answers and which token its code exchange (finishAuth) yields. Every session is its own SDK transport, and the SDK's
-   * guard against re-authorizing the same challenge ("403 after trying upscoping") lives in one transport:
-   * a session created after the authorization would start the same authorization again, for ever. The proxy
-   * refuses that: when the challenge that started this authorization is one the user already answered and the
-   * refused request carried the very token that answer produced, it throws {@link RepeatedAuthChallengeError}
-   * before a new PKCE verifier replaces the saved one.
-   */
-  private guardedProvider(provider: OAuthClientProvider): OAuthClientProvider {
-    const saveCodeVerifier = async (codeVerifier: string): Promise<void> => {
-      const c = this.endpointChallenge;
-      const current = c && c.insufficientScope && Date.now() - c.at < CHALLENGE_MEMORY_MS ? c : undefined;
-      if (current?.presented !== undefined && this.authorizedFor.get(current.key) === current.presented) {
-        throw new RepeatedAuthChallengeError(current.scope);
-      }
-      this.authorizingFor = current?.key;
-      await provider.saveCodeVerifier(codeVerifier);
-    };
-    const saveTokens = async (tokens: OAuthTokens): Promise<void> => {
-      await provider.saveTokens(tokens);
-      if (!this.exchangingCode) return; // a refresh or a non-interactive grant: not the user's answer
-      if (this.authorizingFor !== undefined) this.authorizedFor.set(this.authorizingFor, tokenHash(tokens.access_token));
-      this.authorizingFor = undefined;
-    };
-    return new Proxy(provider, {
-      get(target, prop) {
-        if (prop === 'saveCodeVerifier') return saveCodeVerifier;
-        if (prop === 'saveTokens') return saveTokens;
-        // Getters (redirectUrl, clientMetadata, …) and methods run on the user's object, as without the proxy.
-        const value: unknown = Reflect.get(target, prop, target);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
   }
 
   /** A 401/403 from the endpoint within the last few seconds (an error of the OAuth flow follows it). */
@@ -306,7 +234,7 @@ export class StreamableHttpDriver implements SessionDriver {
     const endpointFetch: FetchLike = this.opts.authProvider
       ? async (url, init) => {
           const response = await base(url, init);
-          this.noteEndpointChallenge(new Headers(init?.headers).get('authorization') ?? undefined, response);
+          this.reauth.note(new Headers(init?.headers).get('authorization'), response.status, response.headers.get('www-authenticate'));
           return response;
         }
       : base;
@@ -343,21 +271,6 @@ export class StreamableHttpDriver implements SessionDriver {
       if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
     }
   }
-
-  /** Notes a 401/403 challenge of the endpoint and the token the refused request carried (for the guard). */
-  private noteEndpointChallenge(authorization: string | undefined, response: Pick<Response, 'status' | 'headers'>): void {
-    if (response.status !== 401 && response.status !== 403) return;
-    const header = response.headers.get('www-authenticate') ?? '';
-    const { error, scope } = header ? extractWWWAuthenticateParams(response as Response) : { error: undefined, scope: undefined };
-    const bearer = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1];
-    this.endpointChallenge = {
-      at: Date.now(),
-      key: `${response.status} ${header}`,
-      insufficientScope: response.status === 403 && error === 'insufficient_scope',
-      scope,
-      presented: bearer === undefined ? undefined : tokenHash(bearer),
-    };
-  }
 }
 
 /** How long a new native session waits for its GET stream to open before it is handed out anyway. */
@@ -381,14 +294,6 @@ async function waitBounded(p: Promise<void>, ms: number, signal: AbortSignal): P
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
-}
-
-/** How long a noted endpoint challenge counts as the one the SDK's OAuth flow is answering. */
-const CHALLENGE_MEMORY_MS = 30_000;
-
-/** A short digest of a token: enough to recognise it again, useless to anyone who reads it. */
-function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('base64url').slice(0, 22);
 }
 
 /** The endpoint as the native transports of one driver share it: keep-alive pools, headers, OAuth. */

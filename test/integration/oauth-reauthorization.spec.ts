@@ -1,5 +1,7 @@
-// The pool's OAuth flow against a real protected MCP server (the SDK's McpServer, stateless, behind a bearer
-// check) and a minimal authorization server, both on 127.0.0.1:0. Each pool session is its own SDK transport,
+// The pool's OAuth flow against a real protected MCP server (behind a bearer check: the SDK 1.32 McpServer,
+// stateless, for the 2025 era; the v2 server packages, 2026-07-28 only, for the modern one) and a minimal
+// authorization server, both on 127.0.0.1:0. Each of the pool's three HTTP paths runs the same tests: the
+// native transport and the SDK 1.x transport (protocol 'legacy'), and the v2 client (protocol 'auto'). Each pool session is its own SDK transport,
 // and the SDK's guard against authorizing the same insufficient_scope challenge twice lives in one transport:
 // without the driver's own guard, every session created after an authorization asked the user again for the
 // same refused scope (4 authorizations in the conformance scenario auth/scope-retry-limit, where the plain SDK
@@ -11,8 +13,10 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { McpAuthError, McpPool } from '../../lib/standalone';
-import { RepeatedAuthChallengeError } from '../../lib/transports/streamable-http.driver';
+import { McpServer as V2McpServer, createMcpHandler } from '@modelcontextprotocol/server';
+import { toNodeHandler } from '@modelcontextprotocol/node';
+import { Client as V2Client, StreamableHTTPClientTransport as V2StreamableHTTPClientTransport, UnauthorizedError as V2UnauthorizedError } from '@modelcontextprotocol/client';
+import { McpAuthError, McpPool, RepeatedAuthChallengeError } from '../../lib/standalone';
 import { AppOAuthProvider } from '../conformance/oauth-provider';
 
 const REDIRECT_URL = 'http://localhost:3000/callback';
@@ -28,11 +32,30 @@ interface ProtectedServer {
   close(): Promise<void>;
 }
 
+/** The era the protected MCP endpoint speaks: 2025-11-25 (SDK 1.32, stateless) or 2026-07-28 only (v2). */
+type ServerEra = 'legacy' | 'modern';
+
+/** The v2 server's handler, 2026-07-28 only (a 2025 client gets 400 / -32022), with the same one tool. */
+const modernHandler = toNodeHandler(
+  createMcpHandler(
+    () => {
+      const mcp = new V2McpServer({ name: 'protected-modern', version: '2.0.0' });
+      mcp.registerTool('whoami', { description: 'who is calling' }, async () => ({ content: [{ type: 'text' as const, text: 'you' }] }));
+      return mcp;
+    },
+    { legacy: 'reject', keepAliveMs: 0 },
+  ),
+);
+
 /**
  * `scopesFor(method)`: the scopes a JSON-RPC request needs (initialize and notifications need none, as on the
  * conformance server). `grant(scope)`: the scopes a token issued for a request of `scope` carries.
  */
-async function startProtectedServer(scopesFor: (method: string) => string[], grant: (scope: string | undefined) => string[]): Promise<ProtectedServer> {
+async function startProtectedServer(
+  era: ServerEra,
+  scopesFor: (method: string) => string[],
+  grant: (scope: string | undefined) => string[],
+): Promise<ProtectedServer> {
   const authorizations: Array<string | undefined> = [];
   const requests: ProtectedServer['requests'] = [];
   const codes = new Map<string, string[]>();
@@ -88,7 +111,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
       return json(res, 200, { access_token: token, token_type: 'Bearer', expires_in: 3600, scope: scopes.join(' ') });
     }
     if (url.pathname !== '/mcp') return json(res, 404, { error: 'not_found' });
-    if (req.method !== 'POST') return json(res, 405, { error: 'method_not_allowed' });
+    if (req.method !== 'POST') return era === 'modern' ? void (await modernHandler(req, res)) : json(res, 405, { error: 'method_not_allowed' });
     const body = JSON.parse(await readBody(req)) as { method?: string };
     const needed = body.method ? scopesFor(body.method) : [];
     if (needed.length > 0) {
@@ -100,6 +123,7 @@ async function startProtectedServer(scopesFor: (method: string) => string[], gra
         return json(res, 403, { error: 'insufficient_scope' }, { 'www-authenticate': `Bearer error="insufficient_scope", scope="${scope}", resource_metadata="${prm}"` });
       }
     }
+    if (era === 'modern') return void (await modernHandler(req, res, body));
     const mcp = new McpServer({ name: 'protected', version: '1.0.0' });
     mcp.registerTool('whoami', { description: 'who is calling' }, async () => ({ content: [{ type: 'text', text: 'you' }] }));
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -141,9 +165,12 @@ async function authorizing<T>(provider: AppOAuthProvider, finishAuth: (code: str
 
 const newProvider = () => new AppOAuthProvider({ redirectUrl: REDIRECT_URL, clientName: 'reauthorization-test' });
 
-async function viaPool(url: URL, httpClient: 'native' | 'sdk', steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
+/** How a pool reaches the endpoint: the SDK 1.x client on either HTTP client, or the v2 client. */
+type PoolPath = { httpClient: 'native' | 'sdk'; protocol?: undefined } | { protocol: 'auto'; httpClient?: undefined };
+
+async function viaPool(url: URL, path: PoolPath, steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
   const provider = newProvider();
-  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, httpClient });
+  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, ...path });
   try {
     await pool.start();
     await steps(pool, provider);
@@ -171,28 +198,71 @@ afterEach(async () => {
   server = undefined;
 });
 
-// Both HTTP clients of the pool: the native transport runs the SDK's auth() itself, the SDK transport inside it.
-describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
-  it('a scope the server never grants: the pool asks the user no more often than the plain SDK client (2), then fails with McpAuthError 403', async () => {
+/**
+ * The plain v2 client with the same app logic, the reference of the modern era. A v2 transport cannot be
+ * started twice, so the app connects a new client and transport after each authorization (as the plain v2
+ * conformance client does) and finishes the authorization on the transport that asked for it.
+ */
+async function viaV2(url: URL): Promise<unknown> {
+  const provider = newProvider();
+  let client: V2Client | undefined;
+  let transport: V2StreamableHTTPClientTransport | undefined;
+  try {
+    return await authorizing(
+      provider,
+      (code) => transport!.finishAuth(code),
+      async () => {
+        await client?.close();
+        client = new V2Client({ name: 'reauthorization-test-v2', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+        transport = new V2StreamableHTTPClientTransport(url, { authProvider: provider as never });
+        await client.connect(transport);
+        return client.listTools();
+      },
+    );
+  } finally {
+    await client?.close();
+  }
+}
+
+// Each HTTP path of the pool: the native transport runs the SDK's auth() itself, the SDK 1.x transport inside
+// it, the v2 client its own (against a 2025 server, whose refused server/discover it answers with initialize,
+// and against a 2026-07-28-only one).
+const PATHS: Array<[string, ServerEra, PoolPath]> = [
+  ["httpClient 'native', a 2025 server", 'legacy', { httpClient: 'native' }],
+  ["httpClient 'sdk', a 2025 server", 'legacy', { httpClient: 'sdk' }],
+  ["protocol 'auto', a 2025 server", 'legacy', { protocol: 'auto' }],
+  ["protocol 'auto', a 2026-07-28-only server", 'modern', { protocol: 'auto' }],
+];
+
+describe.each(PATHS)('%s', (_label, era, path) => {
+  it('a scope the server never grants: the pool asks the user twice, no more often than the plain client, then fails with McpAuthError 403', async () => {
     // Like auth/scope-retry-limit: tools/list needs mcp:admin; every token is refused with insufficient_scope.
-    const never = () => startProtectedServer((m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
+    const never = () => startProtectedServer(era, (m) => (m === 'initialize' || m.startsWith('notifications/') ? [] : ['mcp:admin']), () => []);
 
     server = await never();
     let sdkError: unknown;
-    await viaSdk(server.url, async (client, finishAuth, provider) => {
-      sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
-    });
+    if (era === 'legacy') {
+      await viaSdk(server.url, async (client, finishAuth, provider) => {
+        sdkError = await authorizing(provider, finishAuth, () => client.listTools()).catch((e: unknown) => e);
+      });
+      expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
+      expect(server.authorizations.length).toBe(2);
+    } else {
+      // Every new v2 transport starts with a fresh step-up count: the plain client asks again after each
+      // authorization, until the app's own limit gives up.
+      sdkError = await viaV2(server.url).catch((e: unknown) => e);
+      expect(sdkError).toBeInstanceOf(V2UnauthorizedError);
+      expect(server.authorizations.length).toBe(APP_AUTHORIZATION_LIMIT + 1);
+    }
     const reference = server.authorizations.length;
-    expect(reference).toBe(2);
-    expect(sdkError).not.toBeInstanceOf(UnauthorizedError); // the SDK's transport stopped it ("403 after trying upscoping")
     await server.close();
 
     server = await never();
     let poolError: unknown;
-    await viaPool(server.url, httpClient, async (pool, provider) => {
+    await viaPool(server.url, path, async (pool, provider) => {
       poolError = await authorizing(provider, (code) => pool.finishAuth(code), () => pool.listTools()).catch((e: unknown) => e);
     });
-    expect(server.authorizations.length).toBe(reference);
+    expect(server.authorizations.length).toBeLessThanOrEqual(reference);
     expect(server.authorizations).toEqual(['mcp:admin', 'mcp:admin']);
     expect(poolError).toBeInstanceOf(McpAuthError);
     expect((poolError as McpAuthError).status).toBe(403);
@@ -204,10 +274,11 @@ describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
   it('a step-up the server grants: the second authorization (another challenge) is not refused, and the call then succeeds', async () => {
     const scopes: Record<string, string[]> = { 'tools/list': ['mcp:basic'], 'tools/call': ['mcp:basic', 'mcp:write'] };
     server = await startProtectedServer(
+      era,
       (m) => scopes[m] ?? [],
       (scope) => (scope ? scope.split(' ') : []),
     );
-    await viaPool(server.url, httpClient, async (pool, provider) => {
+    await viaPool(server.url, path, async (pool, provider) => {
       const finish = (code: string) => pool.finishAuth(code);
       expect((await authorizing(provider, finish, () => pool.listTools())).map((t) => t.name)).toEqual(['whoami']);
       const result = await authorizing(provider, finish, () => pool.callTool('whoami', {}));
@@ -218,10 +289,11 @@ describe.each(['native', 'sdk'] as const)("httpClient '%s'", (httpClient) => {
 
   it("sends a caller's headers and the bearer token to the MCP endpoint only, never to OAuth discovery, registration or token requests", async () => {
     server = await startProtectedServer(
+      era,
       (m) => (m === 'tools/call' ? ['mcp:basic'] : []),
       () => ['mcp:basic'],
     );
-    await viaPool(server.url, httpClient, async (pool, provider) => {
+    await viaPool(server.url, path, async (pool, provider) => {
       const call = () => pool.callTool('whoami', {}, { headers: { 'x-request-id': 'r-1' } });
       expect((await authorizing(provider, (code) => pool.finishAuth(code), call)).content).toEqual([{ type: 'text', text: 'you' }]);
     });

@@ -10,6 +10,7 @@ import { loadV2Client, type V2ClientModule } from './load-client';
 import { OwnedConnections } from './owned-connections';
 import { V2Session, buildV2Client, openListChanged } from './v2-session';
 import { isEndpoint, retryAfterMs } from '../endpoint-url';
+import { ReauthGuard, RepeatedAuthChallengeError } from '../reauth-guard';
 
 export interface V2HttpDriverOptions {
   poolName: string;
@@ -53,11 +54,15 @@ export class V2HttpDriver implements SessionDriver {
   private authTransport: StreamableHTTPClientTransport | undefined;
   /** The keep-alive connections this driver's sessions share, closed with the pool. */
   readonly connections: OwnedConnections;
+  /** The user's OAuth provider, watched by the re-authorization guard (one guard for every session). */
+  private readonly authProvider: object | undefined;
+  private readonly reauth = new ReauthGuard();
 
   constructor(private readonly opts: V2HttpDriverOptions) {
     this.mod = loadV2Client(opts.poolName, opts.protocol);
     this.eras = opts.eraCache ?? sharedEraCache;
     this.connections = new OwnedConnections(opts.maxConnections ?? 64);
+    this.authProvider = opts.authProvider && this.reauth.wrap(opts.authProvider);
     this.fetch = this.endpointFetch();
   }
 
@@ -98,10 +103,10 @@ export class V2HttpDriver implements SessionDriver {
     const transport: StreamableHTTPClientTransport = new this.mod.StreamableHTTPClientTransport(this.opts.endpoint, {
       fetch: identity ? this.endpointFetch(identity) : this.fetch,
       requestInit: headers ? { headers } : undefined,
-      authProvider: this.opts.authProvider as never,
+      authProvider: this.authProvider as never,
     });
     const client: Client = buildV2Client(this.mod, ctx.client, this.opts.protocol);
-    if (this.opts.authProvider) this.authTransport = transport;
+    if (this.authProvider) this.authTransport = transport;
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs, ...(prior ? { prior } : {}) });
     } catch (error) {
@@ -157,12 +162,14 @@ export class V2HttpDriver implements SessionDriver {
    * server's challenge: resource metadata, scope, issuer). The provider keeps the tokens for every session.
    */
   async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
-    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
+    if (!this.authProvider) throw new Error('no authProvider is configured on this pool');
     if (!this.authTransport) throw new Error('no authorization was started: create a session first');
-    await withoutRequestContext(() => outsideOrigin(() => this.authTransport!.finishAuth(authorizationCode, iss)));
+    const transport = this.authTransport;
+    await withoutRequestContext(() => outsideOrigin(() => this.reauth.exchange(() => transport.finishAuth(authorizationCode, iss))));
   }
 
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
+    if (error instanceof RepeatedAuthChallengeError) return { kind: 'auth', status: error.status };
     const verdict = classifyV2Error(this.mod, error, session);
     if (verdict.kind === 'rate-limited' && verdict.retryAfterMs === undefined && Date.now() - this.retryAfter.at < 1000) {
       return { kind: 'rate-limited', retryAfterMs: this.retryAfter.ms };
@@ -181,7 +188,10 @@ export class V2HttpDriver implements SessionDriver {
     // A partition's identity goes last on every request to the endpoint; its own authorization replaces the bearer.
     const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
     const endpoint = this.opts.endpoint;
-    const note = (response: Response): Response => {
+    const reauth = this.authProvider ? this.reauth : undefined;
+    const note = (response: Response, init?: RequestInit, endpointResponse = false): Response => {
+      // The endpoint's own challenges (never the authorization server's), and the token the refused request carried.
+      if (endpointResponse) reauth?.note(new Headers(init?.headers).get('authorization'), response.status, response.headers.get('www-authenticate'));
       if (response.status === 429) {
         const ms = retryAfterMs(response.headers.get('retry-after'));
         if (ms !== undefined) this.retryAfter = { at: Date.now(), ms };
@@ -191,12 +201,13 @@ export class V2HttpDriver implements SessionDriver {
     return async (url, init) => {
       if (!isEndpoint(url, endpoint)) return note(await base(url, init));
       const context = currentOrigin() ? undefined : currentMcpHeaders();
-      if (auth === undefined && context === undefined && !identity) return note(await base(url, init));
+      if (auth === undefined && context === undefined && !identity) return note(await base(url, init), init, true);
       const headers = new Headers(init?.headers);
       if (auth !== undefined) headers.set('authorization', `Bearer ${await auth()}`);
       if (context) for (const name of Object.keys(context)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, context[name]!);
       if (identity) for (const name of Object.keys(identity)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, identity[name]!);
-      return note(await base(url, { ...init, headers }));
+      const sent = { ...init, headers };
+      return note(await base(url, sent), sent, true);
     };
   }
 }
