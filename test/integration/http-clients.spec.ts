@@ -190,9 +190,10 @@ describe("httpClient 'native' only", () => {
     await until(() => sockets() <= baseline, 2000, 'every socket to close');
   });
 
-  it("leaves Node's global dispatcher (what fetch uses) alone, imported and in use", async () => {
+  // Both drivers that own undici connections: the native transport (legacy) and the v2 client's ('auto').
+  it.each(['legacy', 'auto'])("leaves Node's global dispatcher (what fetch uses) alone, imported and in use (protocol '%s')", async (protocol) => {
     const probe = join(__dirname, '../fixtures/global-dispatcher-probe.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe, server.url.href], { timeout: 20_000 });
-    expect(JSON.parse(stdout)).toEqual({ afterImport: 'none', afterUse: 'node', fetchWorks: true, called: 'ok' });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe, server.url.href, protocol], { timeout: 20_000 });
+    expect(JSON.parse(stdout)).toEqual({ afterImport: 'none', afterUse: 'node', fetchWorks: true, called: 'ok', era: 'legacy' });
   });
 });

@@ -27,6 +27,16 @@ describe('list_changed on a 2026-07-28 server', () => {
     expect(server.stats.requestsByMethod['server/discover']).toBe(1);
   });
 
+  it('the listen streams hold no connection of the bounded set: 3 clients on maxConnections 2 still run 6 calls at once', async () => {
+    const p = makePool({ minSessions: 3, maxSessions: 3, maxConcurrentPerSession: 2, maxConnections: 2 });
+    await p.start();
+    await until(() => server.stats.requestsByMethod['subscriptions/listen'] === 3, 3000, 'three listen streams');
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => p.callTool('echo', { text: `c${i}` }, { timeoutMs: 5000 })));
+    expect(results.map(textOf)).toEqual(['c0', 'c1', 'c2', 'c3', 'c4', 'c5']);
+    // 2 for the calls, one per listen stream: no more.
+    expect(server.stats.tcpConnections).toBeLessThanOrEqual(5);
+  });
+
   it("invalidates the tools cache when the server says the list changed, long before any TTL", async () => {
     const p = makePool({ toolCacheTtlMs: 300_000 });
     await p.start();

@@ -1,6 +1,6 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { Readable } from 'node:stream';
+import type { Agent, Dispatcher } from 'undici';
+import { loadUndici } from '../native-http/undici-loader';
 
 type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 
@@ -8,32 +8,34 @@ type Fetch = (url: string | URL, init?: RequestInit) => Promise<Response>;
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 /**
- * The HTTP connections of one pool's driver: a keep-alive agent per scheme, with at most `maxSockets`
- * sockets per origin, and a `fetch` on it. The pool owns them: {@link close} destroys every socket, idle or
- * not, so that nothing of the pool outlives its shutdown (global fetch would keep idle sockets open until
- * its keep-alive timeout, and shares them with the rest of the process).
+ * The HTTP connections of one v2 driver: an undici `Agent` of its own for requests (keep-alive, at most
+ * `maxSockets` connections per origin) and one for the long-lived streams (a connection each) — the
+ * connection stack of the SDK 1.x driver's native transport — and a `fetch` on their `request()`. The pool owns them: {@link close} destroys every connection, idle or not, so that
+ * nothing of the pool outlives its shutdown (global fetch would keep idle sockets open until its keep-alive
+ * timeout, and shares them with the rest of the process).
+ *
+ * Not undici's own `fetch` on the agent: measured in `npm run bench -- modern`, its WHATWG request machinery
+ * cost the pool 10–15% of its calls per second at 1 caller against this thin `request()`, which only builds
+ * the Response the SDK reads.
  *
  * The fetch behaves as global fetch does where the SDK looks: a network failure rejects with
  * `TypeError('fetch failed')` whose `cause` has the errno code; an abort rejects with an `AbortError`; the
- * body is a web stream (SSE is read incrementally).
+ * body is a web stream (SSE is read incrementally). Redirects are not followed (the SDK and its OAuth code
+ * see them). The agent is made on the first request, so that a pool that never sends one loads no undici.
  */
 export class OwnedConnections {
-  private readonly http: HttpAgent;
-  private readonly https: HttpsAgent;
+  /** Requests (bounded), and the long-lived streams: each its own connection, outside the bound, as on the native transport. */
+  private agent: Agent | undefined;
+  private streamAgent: Agent | undefined;
   private closed = false;
 
-  constructor(readonly maxSockets: number) {
-    const options = { keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'lifo' as const };
-    this.http = new HttpAgent(options);
-    this.https = new HttpsAgent(options);
-  }
+  constructor(readonly maxSockets: number) {}
 
-  /** Sockets open right now, busy or idle (for tests and metrics). */
+  /** Connections open right now, busy or idle (for tests and metrics). */
   get openSockets(): number {
     let n = 0;
-    for (const agent of [this.http, this.https]) {
-      for (const list of Object.values(agent.sockets)) n += list?.length ?? 0;
-      for (const list of Object.values(agent.freeSockets)) n += list?.length ?? 0;
+    for (const agent of [this.agent, this.streamAgent]) {
+      for (const stats of Object.values(agent?.stats ?? {})) n += typeof stats.connected === 'number' ? stats.connected : stats.connected ? 1 : 0;
     }
     return n;
   }
@@ -50,66 +52,49 @@ export class OwnedConnections {
     return this.send(input, { ...init, headers }, new Uint8Array(await request.arrayBuffer()));
   };
 
-  private send(input: string | URL, init: RequestInit | undefined, body: string | Uint8Array | undefined): Promise<Response> {
-    return new Promise<Response>((resolve, reject) => {
-      if (this.closed) return reject(new TypeError('fetch failed', { cause: Object.assign(new Error('the pool closed its connections'), { code: 'ECONNREFUSED' }) }));
-      const url = typeof input === 'string' ? new URL(input) : input;
-      const signal = init?.signal ?? undefined;
-      if (signal?.aborted) return reject(abortError(signal));
-      const headers: Record<string, string> = {};
-      new Headers(init?.headers).forEach((value, name) => (headers[name] = value));
-      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
-      const isHttps = url.protocol === 'https:';
-      const req = (isHttps ? httpsRequest : httpRequest)(url, { method: init?.method ?? 'GET', headers, agent: isHttps ? this.https : this.http });
-      let settled = false;
-      let res: IncomingMessage | undefined;
-      const onAbort = () => {
-        const error = abortError(signal!);
-        req.destroy(error);
-        res?.destroy(error);
-        if (!settled) {
-          settled = true;
-          reject(error);
-        }
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => signal?.removeEventListener('abort', onAbort);
-      req.on('error', (error) => {
-        done();
-        if (settled) return;
-        settled = true;
-        reject(signal?.aborted ? abortError(signal) : new TypeError('fetch failed', { cause: error }));
-      });
-      req.on('response', (incoming) => {
-        res = incoming;
-        settled = true;
-        const responseHeaders = new Headers();
-        for (const [name, value] of Object.entries(incoming.headers)) {
-          if (value === undefined) continue;
-          if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
-          else responseHeaders.set(name, value);
-        }
-        incoming.once('close', done);
-        const status = incoming.statusCode ?? 0;
-        const noBody = NULL_BODY.has(status) || init?.method === 'HEAD';
-        if (noBody) incoming.resume();
-        resolve(
-          new Response(noBody ? null : (Readable.toWeb(incoming) as unknown as ReadableStream<Uint8Array>), {
-            status,
-            statusText: incoming.statusMessage,
-            headers: responseHeaders,
-          }),
-        );
-      });
-      req.end(body);
+  private async send(input: string | URL, init: RequestInit | undefined, body: string | Uint8Array | undefined): Promise<Response> {
+    if (this.closed) throw new TypeError('fetch failed', { cause: Object.assign(new Error('the pool closed its connections'), { code: 'ECONNREFUSED' }) });
+    const url = typeof input === 'string' ? new URL(input) : input;
+    const signal = init?.signal ?? undefined;
+    if (signal?.aborted) throw abortError(signal);
+    const headers: Record<string, string> = {};
+    new Headers(init?.headers).forEach((value, name) => (headers[name] = value));
+    const method = (init?.method ?? 'GET') as Dispatcher.HttpMethod;
+    // A stream that stays open for the session's life (a 2026-07-28 subscriptions/listen, a 2025 GET stream)
+    // must not hold one of the requests' connections: with a stream per session, the bound would be spent.
+    const stream = method === 'GET' || headers['mcp-method'] === 'subscriptions/listen';
+    const agent = stream ? (this.streamAgent ??= this.newAgent(null)) : (this.agent ??= this.newAgent(this.maxSockets));
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await agent.request({ origin: url.origin, path: url.pathname + url.search, method, headers, body, signal: signal as never });
+    } catch (error) {
+      if (signal?.aborted) throw abortError(signal);
+      throw new TypeError('fetch failed', { cause: error });
+    }
+    const responseHeaders = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) responseHeaders.append(name, v);
+      else responseHeaders.set(name, value);
+    }
+    const noBody = NULL_BODY.has(res.statusCode) || method === 'HEAD';
+    if (noBody) res.body.resume();
+    return new Response(noBody ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), { status: res.statusCode, headers: responseHeaders });
+  }
+
+  private newAgent(connections: number | null): Agent {
+    return new (loadUndici().Agent)({
+      connections,
+      // The MCP request's own deadline governs (the pool cancels it); a stream may be quiet for long.
+      headersTimeout: 0,
+      bodyTimeout: 0,
     });
   }
 
-  /** Destroys every socket, busy or idle; later fetches fail as never sent. */
+  /** Destroys every connection, busy or idle; later fetches fail as never sent. */
   close(): void {
     this.closed = true;
-    this.http.destroy();
-    this.https.destroy();
+    for (const agent of [this.agent, this.streamAgent]) void agent?.destroy().catch(() => undefined);
   }
 }
 
