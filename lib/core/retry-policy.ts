@@ -71,9 +71,15 @@ export class RetryPolicy {
    * nothing (a call waiting for the limiter must not sit on a slot another call could use); the lease's
    * first request is then already admitted.
    */
-  private async once<T>(slice: PoolSlice, fn: (lease: McpLease) => Promise<T>, opts: (PoolCallOptions & AcquireOptions) | undefined, headers: Record<string, string> | undefined): Promise<T> {
+  private once<T>(slice: PoolSlice, fn: (lease: McpLease) => Promise<T>, opts: (PoolCallOptions & AcquireOptions) | undefined, headers: Record<string, string> | undefined): Promise<T> {
+    // Not an async function: without a rate limiter, the borrow's own promise is the call's (one async frame
+    // less on every pool-level call).
+    if (!this.ctx.rateLimiter) return this.ctx.borrower.session(slice, fn, opts, headers);
+    return this.admitted(slice, fn, opts, headers);
+  }
+
+  private async admitted<T>(slice: PoolSlice, fn: (lease: McpLease) => Promise<T>, opts: (PoolCallOptions & AcquireOptions) | undefined, headers: Record<string, string> | undefined): Promise<T> {
     const ctx = this.ctx;
-    if (!ctx.rateLimiter) return ctx.borrower.session(slice, fn, opts, headers);
     await ctx.pipeline.admit('call', opts?.signal, opts?.acquireTimeoutMs ?? ctx.options.acquireTimeoutMs);
     return ctx.borrower.session(
       slice,
