@@ -19,18 +19,22 @@ export class RepeatedAuthChallengeError extends Error {
 
 /** What the guard needs of an OAuth client provider: the same two methods in the SDK 1.x and v2 shapes. */
 interface GuardedMethods {
-  saveCodeVerifier(codeVerifier: string): void | Promise<void>;
-  saveTokens(tokens: { access_token: string }): void | Promise<void>;
+  saveCodeVerifier(codeVerifier: string, ...rest: unknown[]): void | Promise<void>;
+  saveTokens(tokens: { access_token: string }, ...rest: unknown[]): void | Promise<void>;
 }
 
 /** The last 401/403 challenge from the MCP endpoint itself, and which token the refused request carried. */
 interface EndpointChallenge {
   at: number;
-  /** `<status> <WWW-Authenticate>`: what tells one challenge from another. */
+  /**
+   * What tells one challenge from another: the status and the parameters that ask for something (error,
+   * scope, resource metadata) — not the whole header, which a server may vary per request (a request id
+   * in error_description would make every repeat look new).
+   */
   key: string;
   insufficientScope: boolean;
   scope?: string;
-  /** A hash of the bearer token the refused request carried (never the token itself). */
+  /** A hash of the access token the refused request carried (never the token itself). */
   presented?: string;
 }
 
@@ -38,66 +42,94 @@ interface EndpointChallenge {
 const CHALLENGE_MEMORY_MS = 30_000;
 
 /**
- * The guard against sending the user to authorize, once more, a challenge they already answered — for one
- * driver, whichever SDK runs its OAuth flow.
- *
- * Every pool session is its own transport, and both SDKs keep their "403 after step-up" limit inside one
- * transport: a session created after an authorization starts the same authorization again, for ever (the
- * conformance scenario `auth/scope-retry-limit`). The guard sees every session: the driver's fetch reports
- * the endpoint's challenges ({@link note}), the provider is seen through {@link wrap}, and the driver's
- * `finishAuth` runs its code exchange inside {@link exchange}. When the challenge that starts a new
- * authorization is one the user already answered, and the refused request carried the very token that answer
- * produced, it throws {@link RepeatedAuthChallengeError} before a new PKCE verifier replaces the saved one.
+ * How long a refusal holds: after this the user may be asked once more for the same challenge (their grant
+ * may have been changed meanwhile), so the guard bounds a loop to one authorization per challenge in this
+ * time instead of ending authorization for that scope for the driver's whole life.
  */
-export class ReauthGuard {
-  private challenge: EndpointChallenge | undefined;
-  /** The insufficient_scope challenge an interactive authorization was started for (until its code is exchanged). */
-  private authorizingFor: string | undefined;
-  /** A code exchange (finishAuth) is running: the tokens saved now are the user's answer. */
-  private exchanging = false;
-  /** insufficient_scope challenge key -> hash of the access token the user's authorization for it produced. */
-  private readonly authorizedFor = new Map<string, string>();
+export const REFUSAL_MEMORY_MS = 10 * 60_000;
+
+/**
+ * What one session (one transport) of the driver has seen: its own last challenge. Each transport's OAuth
+ * flow answers the challenge its own request got, so a challenge another session noted meanwhile (another
+ * partition's 401, another scope) decides nothing for it.
+ */
+export class ReauthSession {
+  /** @internal */ challenge: EndpointChallenge | undefined;
 
   /** Notes a 401/403 of the MCP endpoint and the `Authorization` the refused request carried. */
   note(authorization: string | null | undefined, status: number, wwwAuthenticate: string | null | undefined): void {
     if (status !== 401 && status !== 403) return;
     const header = wwwAuthenticate ?? '';
-    const bearer = /^Bearer\s+(.+)$/i.exec(authorization ?? '')?.[1];
+    const error = authParam(header, 'error');
+    const scope = authParam(header, 'scope');
+    // Bearer, or a DPoP-bound token (the v2 client's provider.dpop): the token is what follows the scheme.
+    const token = /^(?:Bearer|DPoP)\s+(.+)$/i.exec(authorization ?? '')?.[1];
     this.challenge = {
       at: Date.now(),
-      key: `${status} ${header}`,
-      insufficientScope: status === 403 && authParam(header, 'error') === 'insufficient_scope',
-      scope: authParam(header, 'scope'),
-      presented: bearer === undefined ? undefined : tokenHash(bearer),
+      key: `${status} ${error ?? ''} ${scope ?? ''} ${authParam(header, 'resource_metadata') ?? ''}`,
+      insufficientScope: status === 403 && error === 'insufficient_scope',
+      scope,
+      presented: token === undefined ? undefined : tokenHash(token),
     };
+  }
+}
+
+/**
+ * The guard against sending the user to authorize, once more, a challenge they already answered — for one
+ * driver, whichever SDK runs its OAuth flow.
+ *
+ * Every pool session is its own transport, and both SDKs keep their "403 after step-up" limit inside one
+ * transport: a session created after an authorization starts the same authorization again, for ever (the
+ * conformance scenario `auth/scope-retry-limit`). The guard sees every session: each transport gets a
+ * {@link ReauthSession} that its fetch reports the endpoint's challenges to, and the provider seen through
+ * {@link wrap} for that session; the driver's `finishAuth` runs its code exchange inside {@link exchange}.
+ * When the challenge that starts a session's new authorization is one the user already answered (within
+ * {@link REFUSAL_MEMORY_MS}), and the refused request carried the very token that answer produced, it throws
+ * {@link RepeatedAuthChallengeError} before a new PKCE verifier replaces the saved one.
+ */
+export class ReauthGuard {
+  /** The insufficient_scope challenge an interactive authorization was started for (until its code is exchanged). */
+  private authorizingFor: string | undefined;
+  /** Code exchanges (finishAuth) running: the tokens saved now are the user's answer. */
+  private exchanging = 0;
+  /** insufficient_scope challenge key -> the access token (a hash) the user's authorization for it produced, and when. */
+  private readonly authorizedFor = new Map<string, { token: string; at: number }>();
+
+  /** A new session's view (one per transport). */
+  session(): ReauthSession {
+    return new ReauthSession();
   }
 
   /** Runs the code exchange of the user's authorization (the tokens it saves are their answer). */
   async exchange<T>(run: () => Promise<T>): Promise<T> {
-    this.exchanging = true;
+    this.exchanging++;
     try {
       return await run();
     } finally {
-      this.exchanging = false;
+      this.exchanging--;
     }
   }
 
-  /** The user's provider, seen through a proxy that watches the two steps of an interactive authorization. */
-  wrap<P extends object>(provider: P): P {
+  /**
+   * The user's provider, seen through a proxy that watches the two steps of an interactive authorization:
+   * for one session (its transport's OAuth flow), or with no session for the driver's own code exchange.
+   */
+  wrap<P extends object>(provider: P, session?: ReauthSession): P {
     const target = provider as P & GuardedMethods;
-    const saveCodeVerifier = async (codeVerifier: string): Promise<void> => {
-      const c = this.challenge;
+    const saveCodeVerifier = async (codeVerifier: string, ...rest: unknown[]): Promise<void> => {
+      const c = session?.challenge;
       const current = c && c.insufficientScope && Date.now() - c.at < CHALLENGE_MEMORY_MS ? c : undefined;
-      if (current?.presented !== undefined && this.authorizedFor.get(current.key) === current.presented) {
-        throw new RepeatedAuthChallengeError(current.scope);
-      }
+      const answered = current && this.authorizedFor.get(current.key);
+      if (answered && Date.now() - answered.at >= REFUSAL_MEMORY_MS) this.authorizedFor.delete(current.key);
+      else if (answered && current.presented !== undefined && answered.token === current.presented) throw new RepeatedAuthChallengeError(current.scope);
       this.authorizingFor = current?.key;
-      await target.saveCodeVerifier(codeVerifier);
+      await target.saveCodeVerifier(codeVerifier, ...rest);
     };
-    const saveTokens = async (tokens: { access_token: string }): Promise<void> => {
-      await target.saveTokens(tokens);
-      if (!this.exchanging) return; // a refresh or a non-interactive grant: not the user's answer
-      if (this.authorizingFor !== undefined) this.authorizedFor.set(this.authorizingFor, tokenHash(tokens.access_token));
+    // Every argument goes on: the v2 client passes a context ({ issuer }) that providers key tokens by.
+    const saveTokens = async (tokens: { access_token: string }, ...rest: unknown[]): Promise<void> => {
+      await target.saveTokens(tokens, ...rest);
+      if (this.exchanging === 0) return; // a refresh or a non-interactive grant: not the user's answer
+      if (this.authorizingFor !== undefined) this.authorizedFor.set(this.authorizingFor, { token: tokenHash(tokens.access_token), at: Date.now() });
       this.authorizingFor = undefined;
     };
     return new Proxy(target, {

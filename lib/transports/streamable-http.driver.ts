@@ -14,7 +14,7 @@ import { HttpRequestError } from './native-http/errors';
 import { NativeStreamableHttpTransport, type NativeHttpEndpoint, type ResponseHeaders } from './native-http/streamable-http.transport';
 import { loadUndici } from './native-http/undici-loader';
 import { isEndpoint, retryAfterMs } from './endpoint-url';
-import { ReauthGuard, RepeatedAuthChallengeError } from './reauth-guard';
+import { ReauthGuard, RepeatedAuthChallengeError, type ReauthSession } from './reauth-guard';
 
 export interface StreamableHttpDriverOptions {
   endpoint: URL;
@@ -80,10 +80,13 @@ export class StreamableHttpDriver implements SessionDriver {
     // A partition's session carries its identity on every request (initialize included), over the pool's
     // bearer token and any caller's headers: its own fetch applies it last.
     const identity = ctx.identity && Object.keys(ctx.identity).length ? ctx.identity : undefined;
+    const reauth = this.opts.authProvider ? this.reauth.session() : undefined;
     const transport = new StreamableHTTPClientTransport(this.opts.endpoint, {
-      fetch: watch.wrapFetch(identity ? this.contextFetch(identity) : this.fetch),
-      authProvider: this.authProvider,
-      requestInit: this.opts.headers && Object.keys(this.opts.headers).length ? { headers: { ...this.opts.headers } } : undefined,
+      // With an OAuth provider, each session's fetch and provider report to its own view of the guard.
+      fetch: watch.wrapFetch(identity || reauth ? this.contextFetch(identity, reauth) : this.fetch),
+      authProvider: reauth ? this.sessionAuthProvider(reauth) : undefined,
+      // No requestInit: the SDK merges it into OAuth discovery, registration and token requests too. The
+      // static headers are the fetch's, for endpoint requests only.
     });
     const client = buildSdkClient(ctx.client);
     try {
@@ -101,7 +104,8 @@ export class StreamableHttpDriver implements SessionDriver {
     // A partition's session carries its identity on every request (initialize included), over the pool's
     // bearer token and any caller's headers; the keep-alive connections stay the endpoint's, shared.
     const identity = ctx.identity && Object.keys(ctx.identity).length ? ctx.identity : undefined;
-    const transport = new NativeStreamableHttpTransport(identity ? endpoint.forIdentity(identity) : endpoint);
+    const reauth = this.opts.authProvider ? this.reauth.session() : undefined;
+    const transport = new NativeStreamableHttpTransport(identity || reauth ? endpoint.forSession(identity, reauth) : endpoint);
     const client = buildSdkClient(ctx.client);
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs });
@@ -120,12 +124,17 @@ export class StreamableHttpDriver implements SessionDriver {
     await this.native?.close();
   }
 
+  /** The user's OAuth provider as one session's OAuth flow sees it (watched by the guard for that session). */
+  sessionAuthProvider(reauth: ReauthSession): OAuthClientProvider {
+    return this.reauth.wrap(this.opts.authProvider!, reauth);
+  }
+
   /** What a native transport saw of an endpoint response: the same notes as the SDK path's fetch takes. */
-  observeNative(status: number, headers: ResponseHeaders, sent: Readonly<Record<string, string>>): void {
+  observeNative(status: number, headers: ResponseHeaders, sent: Readonly<Record<string, string>>, reauth?: ReauthSession): void {
     if (status !== 401 && status !== 403 && status !== 429) return;
     const res = headersResponse(status, headers);
     this.noteResponse(res);
-    if (this.opts.authProvider) this.reauth.note(sent['authorization'], status, res.headers.get('www-authenticate'));
+    reauth?.note(sent['authorization'], status, res.headers.get('www-authenticate'));
   }
 
   /**
@@ -221,7 +230,7 @@ export class StreamableHttpDriver implements SessionDriver {
   }
 
   /** The fetch of every session: the caller's headers per request; `identity` (a partition's) over everything. */
-  private contextFetch(identity?: Readonly<Record<string, string>>): FetchLike {
+  private contextFetch(identity?: Readonly<Record<string, string>>, reauth?: ReauthSession): FetchLike {
     const base: FetchLike = linkedSignalFetch(this.opts.fetch ?? ((url, init) => fetch(url, init)));
     // The identity's own credential replaces the pool's bearer token (a partition by authorization).
     const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
@@ -230,11 +239,12 @@ export class StreamableHttpDriver implements SessionDriver {
       return response;
     };
     const endpoint = this.opts.endpoint;
-    // With an OAuth provider, the endpoint's challenges are noted for the re-authorization guard.
-    const endpointFetch: FetchLike = this.opts.authProvider
+    const statics = this.opts.headers && Object.keys(this.opts.headers).length ? this.opts.headers : undefined;
+    // With an OAuth provider, the endpoint's challenges are noted for the re-authorization guard (the session's view).
+    const endpointFetch: FetchLike = reauth
       ? async (url, init) => {
           const response = await base(url, init);
-          this.reauth.note(new Headers(init?.headers).get('authorization'), response.status, response.headers.get('www-authenticate'));
+          reauth.note(new Headers(init?.headers).get('authorization'), response.status, response.headers.get('www-authenticate'));
           return response;
         }
       : base;
@@ -246,10 +256,11 @@ export class StreamableHttpDriver implements SessionDriver {
       // directly carries those of the caller's context.
       const origin = currentOrigin();
       const perRequest = origin ? origin.headers : currentMcpHeaders();
-      if (!perRequest && auth === undefined && !identity) return noteRetryAfter(await endpointFetch(url, init));
-      // Precedence: static headers (already in init, via requestInit) < auth < per-request headers < the
-      // session's identity.
+      if (!perRequest && auth === undefined && !identity && !statics) return noteRetryAfter(await endpointFetch(url, init));
+      // Precedence: static headers (where the SDK set nothing, as its requestInit would be) < auth <
+      // per-request headers < the session's identity.
       const headers = new Headers(init?.headers);
+      if (statics) for (const name of Object.keys(statics)) if (!headers.has(name)) headers.set(name, statics[name]!);
       if (auth !== undefined) headers.set('authorization', `Bearer ${typeof auth === 'string' ? auth : await auth()}`);
       // Context headers can come from anyone's runWithMcpHeaders(): protocol headers stay the transport's.
       if (perRequest) for (const name of Object.keys(perRequest)) if (!PROTOCOL_HEADERS.has(name)) headers.set(name, perRequest[name]!);
@@ -339,15 +350,18 @@ class NativeEndpoint implements NativeHttpEndpoint {
     return this.driver.nativeHeaders(this.statics);
   }
 
-  /** The endpoint as one identity's sessions see it: the same connections, the identity on every request. */
-  forIdentity(identity: Readonly<Record<string, string>>): NativeHttpEndpoint {
+  /**
+   * The endpoint as one session sees it: the same connections; its identity (a partition's) on every
+   * request; with an OAuth provider, its own view of the re-authorization guard.
+   */
+  forSession(identity: Readonly<Record<string, string>> | undefined, reauth: ReauthSession | undefined): NativeHttpEndpoint {
     return {
       url: this.url,
-      authProvider: this.authProvider,
+      authProvider: reauth ? this.driver.sessionAuthProvider(reauth) : this.authProvider,
       authFetch: this.authFetch,
       dispatcherFor: (origin, stream) => this.dispatcherFor(origin, stream),
       headers: () => this.driver.nativeHeaders(this.statics, identity),
-      observe: (status, headers, sent) => this.observe(status, headers, sent),
+      observe: (status, headers, sent) => this.driver.observeNative(status, headers, sent, reauth),
     };
   }
 

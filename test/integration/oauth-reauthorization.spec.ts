@@ -168,9 +168,14 @@ const newProvider = () => new AppOAuthProvider({ redirectUrl: REDIRECT_URL, clie
 /** How a pool reaches the endpoint: the SDK 1.x client on either HTTP client, or the v2 client. */
 type PoolPath = { httpClient: 'native' | 'sdk'; protocol?: undefined } | { protocol: 'auto'; httpClient?: undefined };
 
-async function viaPool(url: URL, path: PoolPath, steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>): Promise<void> {
+async function viaPool(
+  url: URL,
+  path: PoolPath,
+  steps: (pool: McpPool, provider: AppOAuthProvider) => Promise<void>,
+  headers?: Record<string, string>,
+): Promise<void> {
   const provider = newProvider();
-  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, ...path });
+  const pool = new McpPool({ name: 'oauth', endpoint: url, minSessions: 1, maxSessions: 1, healthCheckIntervalMs: 0, authProvider: provider, headers, ...path });
   try {
     await pool.start();
     await steps(pool, provider);
@@ -287,7 +292,7 @@ describe.each(PATHS)('%s', (_label, era, path) => {
     expect(server.authorizations).toEqual(['mcp:basic', 'mcp:basic mcp:write']);
   });
 
-  it("sends a caller's headers and the bearer token to the MCP endpoint only, never to OAuth discovery, registration or token requests", async () => {
+  it("sends the static headers, a caller's headers and the bearer token to the MCP endpoint only, never to OAuth discovery, registration or token requests", async () => {
     server = await startProtectedServer(
       era,
       (m) => (m === 'tools/call' ? ['mcp:basic'] : []),
@@ -296,12 +301,14 @@ describe.each(PATHS)('%s', (_label, era, path) => {
     await viaPool(server.url, path, async (pool, provider) => {
       const call = () => pool.callTool('whoami', {}, { headers: { 'x-request-id': 'r-1' } });
       expect((await authorizing(provider, (code) => pool.finishAuth(code), call)).content).toEqual([{ type: 'text', text: 'you' }]);
-    });
+    }, { 'x-api-key': 'static-secret' });
     const oauth = server.requests.filter((r) => r.path !== '/mcp');
     expect(oauth.map((r) => r.path)).toEqual(expect.arrayContaining(['/.well-known/oauth-protected-resource/mcp', '/register', '/token']));
-    expect(oauth.filter((r) => r.headers['x-request-id'] !== undefined || /^Bearer /i.test(r.headers.authorization ?? ''))).toEqual([]);
-    // ...while the endpoint got both on the call that went through.
+    const leaked = oauth.filter((r) => r.headers['x-request-id'] !== undefined || r.headers['x-api-key'] !== undefined || /^Bearer /i.test(r.headers.authorization ?? ''));
+    expect(leaked.map((r) => r.path)).toEqual([]);
+    // ...while the endpoint got all three on the call that went through, and the static header on every request.
     const calls = server.requests.filter((r) => r.path === '/mcp' && r.headers['x-request-id'] === 'r-1');
-    expect(calls.some((r) => /^Bearer token-/.test(r.headers.authorization ?? ''))).toBe(true);
+    expect(calls.some((r) => /^Bearer token-/.test(r.headers.authorization ?? '') && r.headers['x-api-key'] === 'static-secret')).toBe(true);
+    expect(server.requests.filter((r) => r.path === '/mcp' && r.headers['x-api-key'] !== 'static-secret')).toEqual([]);
   });
 });

@@ -38,6 +38,7 @@ it('sends string and form bodies as fetch does (an OAuth token request is a URLS
   const json = await c.fetch(`${url}/a`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"x":1}' });
   expect(await json.json()).toEqual({ ok: true });
   expect(json.headers.get('x-two')).toBe('a, b');
+  expect(json.statusText).toBe('OK'); // the v2 client builds its HTTP error messages from it
   await c.fetch(`${url}/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'authorization_code', code: 'c 1' }) });
   expect(seen.at(-1)).toEqual({ method: 'POST', type: 'application/x-www-form-urlencoded;charset=UTF-8', body: 'grant_type=authorization_code&code=c+1' });
   c.close();

@@ -79,7 +79,7 @@ export class OwnedConnections {
     }
     const noBody = NULL_BODY.has(res.statusCode) || method === 'HEAD';
     if (noBody) res.body.resume();
-    return new Response(noBody ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), { status: res.statusCode, headers: responseHeaders });
+    return new Response(noBody ? null : (Readable.toWeb(res.body) as unknown as ReadableStream<Uint8Array>), { status: res.statusCode, statusText: res.statusText, headers: responseHeaders });
   }
 
   private newAgent(connections: number | null): Agent {

@@ -10,7 +10,7 @@ import { loadV2Client, type V2ClientModule } from './load-client';
 import { OwnedConnections } from './owned-connections';
 import { V2Session, buildV2Client, openListChanged } from './v2-session';
 import { isEndpoint, retryAfterMs } from '../endpoint-url';
-import { ReauthGuard, RepeatedAuthChallengeError } from '../reauth-guard';
+import { ReauthGuard, RepeatedAuthChallengeError, type ReauthSession } from '../reauth-guard';
 
 export interface V2HttpDriverOptions {
   poolName: string;
@@ -54,15 +54,13 @@ export class V2HttpDriver implements SessionDriver {
   private authTransport: StreamableHTTPClientTransport | undefined;
   /** The keep-alive connections this driver's sessions share, closed with the pool. */
   readonly connections: OwnedConnections;
-  /** The user's OAuth provider, watched by the re-authorization guard (one guard for every session). */
-  private readonly authProvider: object | undefined;
+  /** One guard for every session: each transport's OAuth flow is watched through its own view of it. */
   private readonly reauth = new ReauthGuard();
 
   constructor(private readonly opts: V2HttpDriverOptions) {
     this.mod = loadV2Client(opts.poolName, opts.protocol);
     this.eras = opts.eraCache ?? sharedEraCache;
     this.connections = new OwnedConnections(opts.maxConnections ?? 64);
-    this.authProvider = opts.authProvider && this.reauth.wrap(opts.authProvider);
     this.fetch = this.endpointFetch();
   }
 
@@ -98,15 +96,16 @@ export class V2HttpDriver implements SessionDriver {
     prior: PriorDiscovery | undefined,
     identity: Readonly<Record<string, string>> | undefined,
   ): Promise<DriverSession> {
-    const statics = { ...this.opts.headers, ...identity };
-    const headers = Object.keys(statics).length ? statics : undefined;
+    // With an OAuth provider, the session's fetch and provider report to its own view of the guard. The static
+    // headers and the identity are added by the fetch, to endpoint requests only: not as the transport's
+    // requestInit, which the v2 client merges into OAuth discovery, registration and token requests too.
+    const reauth = this.opts.authProvider ? this.reauth.session() : undefined;
     const transport: StreamableHTTPClientTransport = new this.mod.StreamableHTTPClientTransport(this.opts.endpoint, {
-      fetch: identity ? this.endpointFetch(identity) : this.fetch,
-      requestInit: headers ? { headers } : undefined,
-      authProvider: this.authProvider as never,
+      fetch: identity || reauth ? this.endpointFetch(identity, reauth) : this.fetch,
+      authProvider: reauth ? (this.reauth.wrap(this.opts.authProvider!, reauth) as never) : undefined,
     });
     const client: Client = buildV2Client(this.mod, ctx.client, this.opts.protocol);
-    if (this.authProvider) this.authTransport = transport;
+    if (reauth) this.authTransport = transport;
     try {
       await client.connect(transport, { signal: ctx.signal, timeout: ctx.timeoutMs, ...(prior ? { prior } : {}) });
     } catch (error) {
@@ -162,7 +161,7 @@ export class V2HttpDriver implements SessionDriver {
    * server's challenge: resource metadata, scope, issuer). The provider keeps the tokens for every session.
    */
   async finishAuth(authorizationCode: string, iss?: string): Promise<void> {
-    if (!this.authProvider) throw new Error('no authProvider is configured on this pool');
+    if (!this.opts.authProvider) throw new Error('no authProvider is configured on this pool');
     if (!this.authTransport) throw new Error('no authorization was started: create a session first');
     const transport = this.authTransport;
     await withoutRequestContext(() => outsideOrigin(() => this.reauth.exchange(() => transport.finishAuth(authorizationCode, iss))));
@@ -178,17 +177,18 @@ export class V2HttpDriver implements SessionDriver {
   }
 
   /**
-   * The transport's fetch: the bearer token, and (for calls made on the raw client inside a caller's
-   * context) that context's headers, go to the MCP endpoint only, never to OAuth discovery or token
-   * requests sent through the same fetch. A pool request carries its own headers in RequestOptions.headers.
+   * The transport's fetch: the static headers, the bearer token, and (for calls made on the raw client
+   * inside a caller's context) that context's headers go to the MCP endpoint only, never to OAuth discovery
+   * or token requests sent through the same fetch. A pool request carries its own headers in
+   * RequestOptions.headers. Precedence: static (where the client set nothing) < bearer < context < identity.
    */
-  private endpointFetch(identity?: Readonly<Record<string, string>>): FetchLike {
+  private endpointFetch(identity?: Readonly<Record<string, string>>, reauth?: ReauthSession): FetchLike {
     const plain: FetchLike = this.opts.fetch ?? this.connections.fetch;
     const base = linkedSignalFetch(plain as never) as FetchLike;
     // A partition's identity goes last on every request to the endpoint; its own authorization replaces the bearer.
     const auth = identity?.authorization !== undefined ? undefined : this.opts.auth;
     const endpoint = this.opts.endpoint;
-    const reauth = this.authProvider ? this.reauth : undefined;
+    const statics = this.opts.headers && Object.keys(this.opts.headers).length ? this.opts.headers : undefined;
     const note = (response: Response, init?: RequestInit, endpointResponse = false): Response => {
       // The endpoint's own challenges (never the authorization server's), and the token the refused request carried.
       if (endpointResponse) reauth?.note(new Headers(init?.headers).get('authorization'), response.status, response.headers.get('www-authenticate'));
@@ -201,8 +201,9 @@ export class V2HttpDriver implements SessionDriver {
     return async (url, init) => {
       if (!isEndpoint(url, endpoint)) return note(await base(url, init));
       const context = currentOrigin() ? undefined : currentMcpHeaders();
-      if (auth === undefined && context === undefined && !identity) return note(await base(url, init), init, true);
+      if (auth === undefined && context === undefined && !identity && !statics) return note(await base(url, init), init, true);
       const headers = new Headers(init?.headers);
+      if (statics) for (const name of Object.keys(statics)) if (!headers.has(name)) headers.set(name, statics[name]!);
       if (auth !== undefined) headers.set('authorization', `Bearer ${await auth()}`);
       if (context) for (const name of Object.keys(context)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, context[name]!);
       if (identity) for (const name of Object.keys(identity)) if (!isProtocolHeader(name.toLowerCase())) headers.set(name, identity[name]!);
