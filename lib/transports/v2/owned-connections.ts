@@ -18,10 +18,12 @@ const NULL_BODY = new Set([101, 103, 204, 205, 304]);
  * cost the pool 10–15% of its calls per second at 1 caller against this thin `request()`, which only builds
  * the Response the SDK reads.
  *
- * The fetch behaves as global fetch does where the SDK looks: a network failure rejects with
- * `TypeError('fetch failed')` whose `cause` has the errno code; an abort rejects with an `AbortError`; the
- * body is a web stream (SSE is read incrementally). Redirects are not followed (the SDK and its OAuth code
- * see them). The agent is made on the first request, so that a pool that never sends one loads no undici.
+ * The fetch behaves as global fetch does where the SDK looks: a network failure before the response
+ * rejects with `TypeError('fetch failed')` whose `cause` has the errno code; an abort rejects with an
+ * `AbortError`; the body is a web stream (SSE is read incrementally), and `statusText` is the server's.
+ * Unlike fetch, a connection cut in the middle of a body errors the stream with undici's own error (a
+ * `SocketError`), not `TypeError('terminated')`: the v2 client treats both alike. Redirects are not followed
+ * (the v2 client follows same-origin ones itself, OAuth requests included). The agent is made on the first request, so that a pool that never sends one loads no undici.
  */
 export class OwnedConnections {
   /** Requests (bounded), and the long-lived streams: each its own connection, outside the bound, as on the native transport. */
