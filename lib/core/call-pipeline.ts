@@ -21,6 +21,12 @@ import { MAX_RETRY_AFTER_MS, sleep } from './rate-limiter';
 import type { PoolRequest } from './server-questions';
 import type { SessionRecord } from './session-record';
 
+/**
+ * Errors of calls whose caller was asked a question (elicitation, sampling) before they failed: the retry
+ * policy runs none of them again, since that would ask the user a second time.
+ */
+export const ASKED_CALLER = new WeakSet<object>();
+
 /** The cause of a RateLimitedError raised by the pool's own limiter (not the server's 429): never retried. */
 export const LOCAL_LIMIT = new Error('the pool\'s own rate limiter (rateLimit)');
 
@@ -78,6 +84,8 @@ export class CallPipeline {
       resetTimeoutOnProgress: opts?.resetTimeoutOnProgress,
       identifiesCaller: handlers !== undefined,
       handlers,
+      // Each further wire request of this one (an input_required retry) is admitted by the limiter too.
+      beforeResend: ctx.rateLimiter ? () => this.admit(method, link?.controller.signal, timeoutMs) : undefined,
     };
     let sent = false;
     let abandoned = false;
@@ -130,6 +138,7 @@ export class CallPipeline {
         ctx.events.emit('callCompleted', { pool: ctx.name, sessionId: rec.id, method, durationMs: ms, error: translated });
       }
       abandoned = translated instanceof CallTimeoutError || translated instanceof OperationAbortedError;
+      if (request.askedCaller && typeof translated === 'object' && translated !== null) ASKED_CALLER.add(translated);
       throw translated;
     } finally {
       // A request given up (deadline, abort) may still run on the server: see InFlightRequests.soleHandlers.

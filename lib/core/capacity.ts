@@ -413,6 +413,10 @@ export class Capacity {
       // A rebuilt session may see another server (restarted, upgraded): every identity's cached lists are stale.
       for (const s of ctx.router.slices()) s.catalog.invalidate();
       ctx.log('warn', `session evicted (${reason}): ${errorMessage(error)}`);
+    } else if (slice.store.records.size === 0) {
+      // The identity's last session is gone (rebalanced, idle, resized): nothing of it hears list_changed
+      // any more, so a list cached for it could go stale unheard. Its next listing asks the server.
+      slice.catalog.invalidate();
     }
     ctx.events.emit('sessionDestroyed', { pool: ctx.name, sessionId: rec.id, reason, ...(error !== undefined ? { error } : {}) });
     ctx.closeSession(rec.session);

@@ -143,6 +143,12 @@ export interface DriverRequestOptions {
    * that names the request: the core then routes as if the origin were unknown, which gives the same answer.
    */
   readonly identifiesCaller?: boolean;
+  /**
+   * Set when the pool limits its request rate: a driver that sends this one request as several wire requests
+   * (the 2026-07-28 era's input_required retries) awaits it before each after the first, so every request
+   * the server sees takes its token. It rejects (typed) when the caller's deadline or abort ends the wait.
+   */
+  readonly beforeResend?: () => Promise<void>;
 }
 
 /** The protocol option of a pool (see {@link DriverConfig.protocol}). */

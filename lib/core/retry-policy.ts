@@ -1,6 +1,6 @@
 import { withoutRequestContext } from '../context/request-context';
 import type { AcquireOptions } from './borrower';
-import { LOCAL_LIMIT } from './call-pipeline';
+import { ASKED_CALLER, LOCAL_LIMIT } from './call-pipeline';
 import { CallTimeoutError, RateLimitedError, SessionLostError } from './errors';
 import type { CallOptions, McpLease } from './lease';
 import type { PoolContext } from './pool-context';
@@ -32,6 +32,8 @@ export class RetryPolicy {
     try {
       return await this.once(slice, fn, opts, headers);
     } catch (error) {
+      // A call that asked its caller (an elicitation, a sampling) is not run again behind their back.
+      if (typeof error === 'object' && error !== null && ASKED_CALLER.has(error)) throw error;
       // A 429 means the call did not run: with a rate limiter, it waits out the pause and goes once more.
       if (error instanceof RateLimitedError && error.cause !== LOCAL_LIMIT && ctx.rateLimiter && ctx.retryBudget.tryRetry(Date.now())) {
         ctx.metrics.retryAttempts++;

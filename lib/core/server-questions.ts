@@ -7,6 +7,11 @@ import type { McpClientCapabilities, McpRoot, McpServerQuestionMethod, McpServer
 export interface PoolRequest extends DriverRequestOptions {
   /** The caller's handlers (per-call options merged over its context's); undefined: it brought none. */
   readonly handlers?: Readonly<McpCallHandlers>;
+  /**
+   * An elicitation or sampling handler was asked on this request's behalf: the pool does not run the call
+   * again of its own accord (its retries), which would ask the user a second time.
+   */
+  askedCaller?: boolean;
 }
 
 /**
@@ -120,6 +125,7 @@ export function clientSpecFor(o: ClientSpecOptions, inFlight: InFlightRequests):
         return { roots: await o.pool.listRoots() } as R;
       }
       const caller = callerOf(origin);
+      if (origin) (origin as PoolRequest).askedCaller = true;
       if (method === 'elicitation/create') {
         const handler = caller?.onElicitation ?? o.pool.onElicitation;
         if (!handler) throw refuse('elicitation');

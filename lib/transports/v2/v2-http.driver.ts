@@ -8,7 +8,7 @@ import { classifyV2Error } from './classify';
 import { EraCache, eraCacheKey, sharedEraCache } from './era-cache';
 import { loadV2Client, type V2ClientModule } from './load-client';
 import { OwnedConnections } from './owned-connections';
-import { V2Session, buildV2Client, openListChanged } from './v2-session';
+import { MODERN_PROTOCOL_VERSION, V2Session, buildV2Client, openListChanged } from './v2-session';
 import { isEndpoint, retryAfterMs } from '../endpoint-url';
 import { ReauthGuard, RepeatedAuthChallengeError, type ReauthSession } from '../reauth-guard';
 
@@ -85,6 +85,12 @@ export class V2HttpDriver implements SessionDriver {
       if (prior === undefined || ctx.signal.aborted) throw error;
       const verdict = this.classify(error, undefined);
       if (verdict.kind === 'auth' || verdict.kind === 'rate-limited') throw error;
+      // A server that cannot be reached (refused, reset, timed out) or fails (5xx) says nothing about its
+      // era: keep the verdict. Dropping it here made the next connect probe again, and a server coming back
+      // answers its first requests with what it can (a 404 or 429 from a proxy or a half-started server),
+      // which the v2 client reads as "legacy": a modern-only server was then declared incompatible for good,
+      // a dual one pinned to the 2025 era.
+      if (verdict.kind === 'session-fatal' || verdict.kind === 'timeout' || (verdict.kind === 'call' && (verdict.status ?? 0) >= 500)) throw error;
       this.eras.delete(key);
       return this.connect(ctx, key, undefined, identity);
     }
@@ -170,6 +176,13 @@ export class V2HttpDriver implements SessionDriver {
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
     if (error instanceof RepeatedAuthChallengeError) return { kind: 'auth', status: error.status };
     const verdict = classifyV2Error(this.mod, error, session);
+    // An 'auto' pool speaks 2026-07-28: a server that names it among its versions is not incompatible. The
+    // probe's answer was not the server's (a proxy's 404, a 429 while it starts: the v2 client takes any
+    // such 4xx for a 2025 server and falls back to initialize, which the modern-only server refuses). A
+    // failed attempt, then, backed off and tried again with a fresh probe — not a verdict for good.
+    if (verdict.kind === 'incompatible' && this.opts.protocol === 'auto' && verdict.supportedVersions.includes(MODERN_PROTOCOL_VERSION)) {
+      return { kind: 'session-fatal', mayHaveRun: false };
+    }
     if (verdict.kind === 'rate-limited' && verdict.retryAfterMs === undefined && Date.now() - this.retryAfter.at < 1000) {
       return { kind: 'rate-limited', retryAfterMs: this.retryAfter.ms };
     }

@@ -16,6 +16,12 @@ export const MODERN_PROTOCOL_VERSION = '2026-07-28';
  * `list_changed` callbacks (on a modern connection the client opens one `subscriptions/listen` stream for
  * them).
  */
+/** The v2 module each client was built with (its error classes, for the session's own deadline and close). */
+const moduleOf = new WeakMap<Client, V2ClientModule>();
+
+/** The methods whose 2026-07-28 result may be `input_required` (the v2 client then runs rounds of handlers and retries). */
+const MULTI_ROUND: ReadonlySet<McpMethod> = new Set<McpMethod>(['tools/call', 'prompts/get', 'resources/read']);
+
 export function buildV2Client(mod: V2ClientModule, spec: McpClientSpec, protocol: McpProtocolOption): Client {
   const onChanged = (list: 'tools' | 'prompts' | 'resources') => ({ autoRefresh: false, debounceMs: 0, onChanged: () => spec.listChanged(list) });
   const options: ClientOptions = {
@@ -44,6 +50,7 @@ export function buildV2Client(mod: V2ClientModule, spec: McpClientSpec, protocol
   if (spec.answers.has('sampling/createMessage')) client.setRequestHandler('sampling/createMessage', answer('sampling/createMessage') as never);
   if (spec.answers.has('roots/list')) client.setRequestHandler('roots/list', answer('roots/list') as never);
   spec.configureClient?.(client);
+  moduleOf.set(client, mod);
   return client;
 }
 
@@ -90,9 +97,35 @@ const SEND: { [M in McpMethod]: Send<M> } = {
 };
 
 /** One v2 client, connected in one era. */
+/** Pool requests that have sent their first wire request (a later one with the same method is a retry leg). */
+const sentOnce = new WeakSet<DriverRequestOptions>();
+
+/**
+ * The v2 client sends an input_required request's retry legs itself, each a new wire request the pool's
+ * rate limiter never saw. Its transport's `send` is wrapped so that a multi-round request's second and later
+ * legs, found by the pool request whose async context they run in, first await its `beforeResend`
+ * (admission). Whatever else is sent (notifications, responses, other requests) passes at once.
+ */
+function gateResends(client: Client): void {
+  const transport = client.transport as { send: (message: unknown, options?: unknown) => Promise<void> } | undefined;
+  if (!transport) return;
+  const send = transport.send.bind(transport);
+  transport.send = async (message, options) => {
+    const origin = currentOrigin();
+    const method = (message as { method?: unknown; id?: unknown } | undefined)?.method;
+    if (origin?.beforeResend && typeof method === 'string' && (message as { id?: unknown }).id !== undefined && MULTI_ROUND.has(method as McpMethod)) {
+      if (sentOnce.has(origin)) await origin.beforeResend();
+      else sentOnce.add(origin);
+    }
+    return send(message, options);
+  };
+}
+
 export class V2Session implements DriverSession {
   onDied?: (reason: Error) => void;
   protected closing = false;
+  /** Multi-round requests in flight: close() ends them (the v2 client does not, while a handler runs). */
+  private readonly rounds = new Set<AbortController>();
 
   constructor(
     readonly client: Client,
@@ -107,6 +140,7 @@ export class V2Session implements DriverSession {
     client.onclose = () => {
       if (!this.closing) this.onDied?.(new Error('the MCP transport closed'));
     };
+    gateResends(client);
     // The stream is how a stateless session hears list_changed: when the server ends it (restarted, or
     // shutting down), the session would go deaf, so it is replaced (the new one listens again).
     void subscription?.closed.then((how) => {
@@ -135,16 +169,67 @@ export class V2Session implements DriverSession {
     // (and on every input_required retry of it), never on another.
     if (options.headers) o.headers = withoutProtocolHeaders(options.headers);
     const send = SEND[method] as Send<M>;
+    if (this.era === 'modern' && MULTI_ROUND.has(method)) return this.bounded(options, o, (bounded) => this.run(options, () => send(this.client, params, bounded, this.era)));
+    return this.run(options, () => send(this.client, params, o, this.era));
+  }
+
+  private run<T>(options: DriverRequestOptions, fn: () => Promise<T>): Promise<T> {
     // The origin is found again by the question handlers (input_required rounds, 2025 server requests) and
     // by the driver's fetch, which must not add a caller's context headers to a pool request: only when
     // something needs it (an AsyncLocalStorage run per call costs a context switch).
-    if (options.headers === undefined && !options.identifiesCaller && currentMcpHeaders() === undefined) return send(this.client, params, o, this.era);
-    return runInOrigin(options, () => send(this.client, params, o, this.era));
+    if (options.headers === undefined && !options.identifiesCaller && !options.beforeResend && currentMcpHeaders() === undefined) return fn();
+    return runInOrigin(options, fn);
+  }
+
+  /**
+   * A 2026-07-28 request that may go `input_required`: the v2 client's `timeout` bounds each wire leg only,
+   * the caller's handler runs between legs with no timer, and an abort reaches the handler but the call
+   * waits for it to return; close() does not end it either. So the request's deadline (re-armed by
+   * progress when asked), the caller's abort and the session's close bound the whole call here: the
+   * handler's signal aborts and the call settles at once, with the error the pool classifies.
+   */
+  private bounded<T>(options: DriverRequestOptions, o: RequestOptions, fn: (o: RequestOptions) => Promise<T>): Promise<T> {
+    const mod = moduleOf.get(this.client);
+    if (!mod) return fn(o);
+    const ac = new AbortController();
+    const outer = options.signal;
+    const onOuter = () => ac.abort(outer!.reason);
+    if (outer?.aborted) ac.abort(outer.reason);
+    else outer?.addEventListener('abort', onOuter, { once: true });
+    const ms = options.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const arm = () => {
+      if (!(ms > 0)) return;
+      if (timer) clearTimeout(timer);
+      timer = setTimeout(() => ac.abort(new mod.SdkError(mod.SdkErrorCode.RequestTimeout, 'Request timed out', { timeout: ms })), ms);
+    };
+    arm();
+    const bounded: RequestOptions = { ...o, signal: ac.signal };
+    if (options.resetTimeoutOnProgress && o.onprogress) {
+      const onprogress = o.onprogress;
+      bounded.onprogress = (p) => (arm(), onprogress(p));
+    }
+    this.rounds.add(ac);
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(ac.signal.reason);
+      if (ac.signal.aborted) onAbort();
+      else ac.signal.addEventListener('abort', onAbort, { once: true });
+      fn(bounded)
+        .then(resolve, reject)
+        .finally(() => {
+          if (timer) clearTimeout(timer);
+          outer?.removeEventListener('abort', onOuter);
+          ac.signal.removeEventListener('abort', onAbort);
+          this.rounds.delete(ac);
+        });
+    });
   }
 
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    const mod = moduleOf.get(this.client);
+    for (const ac of this.rounds) ac.abort(mod ? new mod.SdkError(mod.SdkErrorCode.ConnectionClosed, 'Connection closed') : new Error('Connection closed'));
     await this.subscription?.close().catch(() => undefined);
     await this.closeTransport().catch(() => undefined);
     await this.client.close().catch(() => undefined);
