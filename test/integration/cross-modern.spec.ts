@@ -50,6 +50,24 @@ describe('input_required × rateLimit', () => {
   });
 });
 
+describe('input_required × rateLimit × deadline', () => {
+  it('a retry leg still waiting for the limiter when the call times out is never sent', async () => {
+    const p = makePool({ ...elicitCapable, rateLimit: { requestsPerSecond: 1, burst: 1 } });
+    await p.start();
+    await sleep(1100); // a full bucket
+    server.resetStats();
+    // The first leg takes the token; the handler answers after 500 ms; the retry leg then waits ~500 ms for
+    // the next token (within the 600 ms deadline, so it is not refused at once), and the deadline passes first:
+    // the v2 client's own request signal (linked to the call's whole-call bound) keeps the late leg unsent.
+    const error = await p
+      .callTool('elicit_name', { question: 'who?' }, { timeoutMs: 600, onElicitation: async () => (await sleep(500), { action: 'accept', content: { name: 'late' } }) })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CallTimeoutError);
+    await sleep(700); // past the moment the limiter would have let the leg go
+    expect(server.stats.requestLog.filter((r) => r.method === 'tools/call')).toHaveLength(1);
+  });
+});
+
 describe('input_required × the pool\'s retries', () => {
   it('a call whose retry leg gets a 429 after its handler answered is not run again: the user is asked once', async () => {
     const p = makePool({ ...elicitCapable, rateLimit: { requestsPerSecond: 100, burst: 10 } });

@@ -23,8 +23,16 @@ class Provider {
 const SCOPE_CHALLENGE = 'Bearer error="insufficient_scope", scope="mcp:admin", resource_metadata="http://a/prm"';
 
 /** One round of the interactive flow: the refusal, the redirect (a new verifier), the code exchange. */
-async function authorize(guard: ReauthGuard, session: ReauthSession, provider: Provider, presented: string | undefined, answer: string, challenge = SCOPE_CHALLENGE): Promise<void> {
-  session.note(presented === undefined ? undefined : `Bearer ${presented}`, 403, challenge);
+async function authorize(
+  guard: ReauthGuard,
+  session: ReauthSession,
+  provider: Provider,
+  presented: string | undefined,
+  answer: string,
+  challenge = SCOPE_CHALLENGE,
+  scheme = 'Bearer',
+): Promise<void> {
+  session.note(presented === undefined ? undefined : `${scheme} ${presented}`, 403, challenge);
   await provider.saveCodeVerifier(`verifier-for-${answer}`);
   await guard.exchange(async () => provider.saveTokens({ access_token: answer }));
 }
@@ -100,9 +108,7 @@ describe('each session judges the challenge its own request got', () => {
     const guard = new ReauthGuard();
     const user = new Provider();
     const first = guard.session();
-    first.note('Bearer token-1', 403, WRITE);
-    await guard.wrap(user, first).saveCodeVerifier('v1');
-    await guard.exchange(async () => guard.wrap(user).saveTokens({ access_token: 'token-2' }));
+    await authorize(guard, first, guard.wrap(user, first), 'token-1', 'token-2', WRITE);
     return { guard, user };
   }
 
@@ -121,7 +127,7 @@ describe('each session judges the challenge its own request got', () => {
     a.note('Bearer token-2', 403, WRITE);
     b.note(undefined, 401, 'Bearer resource_metadata="http://a/prm"');
     await expect(Promise.resolve(guard.wrap(user, a).saveCodeVerifier('again'))).rejects.toBeInstanceOf(RepeatedAuthChallengeError);
-    expect(user.verifiers).toEqual(['v1']);
+    expect(user.verifiers).toEqual(['verifier-for-token-2']);
   });
 
   it('a challenge that varies only in error_description is the same challenge', async () => {
@@ -136,9 +142,7 @@ it('recognises DPoP-bound tokens as it does bearer ones', async () => {
   const guard = new ReauthGuard();
   const user = new Provider();
   const s = guard.session();
-  s.note('DPoP token-1', 403, SCOPE_CHALLENGE);
-  await guard.wrap(user, s).saveCodeVerifier('v1');
-  await guard.exchange(async () => guard.wrap(user).saveTokens({ access_token: 'token-2' }));
+  await authorize(guard, s, guard.wrap(user, s), 'token-1', 'token-2', SCOPE_CHALLENGE, 'DPoP');
   s.note('DPoP token-2', 403, SCOPE_CHALLENGE);
   await expect(Promise.resolve(guard.wrap(user, s).saveCodeVerifier('again'))).rejects.toBeInstanceOf(RepeatedAuthChallengeError);
 });
@@ -147,9 +151,7 @@ it(`lets the user be asked again once a refusal is ${REFUSAL_MEMORY_MS / 60_000}
   const guard = new ReauthGuard();
   const user = new Provider();
   const s = guard.session();
-  s.note('Bearer token-1', 403, SCOPE_CHALLENGE);
-  await guard.wrap(user, s).saveCodeVerifier('v1');
-  await guard.exchange(async () => guard.wrap(user).saveTokens({ access_token: 'token-2' }));
+  await authorize(guard, s, guard.wrap(user, s), 'token-1', 'token-2');
   const now = Date.now();
   const clock = jest.spyOn(Date, 'now');
   try {
