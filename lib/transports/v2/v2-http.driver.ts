@@ -141,6 +141,7 @@ export class V2HttpDriver implements SessionDriver {
     const terminateTimeoutMs = this.opts.terminateTimeoutMs ?? 2000;
     const session = new V2Session(
       client,
+      this.mod,
       era,
       () => transport.sessionId,
       // A legacy session is DELETEd (bounded), like the SDK 1.x driver's; a modern one has nothing to end.

@@ -9,6 +9,9 @@ import type { V2ClientModule } from './load-client';
 /** The 2026-07-28 revision: what `protocol: 'modern'` pins. */
 export const MODERN_PROTOCOL_VERSION = '2026-07-28';
 
+/** The methods whose 2026-07-28 result may be `input_required` (the v2 client then runs rounds of handlers and retries). */
+const MULTI_ROUND: ReadonlySet<McpMethod> = new Set<McpMethod>(['tools/call', 'prompts/get', 'resources/read']);
+
 /**
  * Builds the v2 `Client` the core's spec describes: its capabilities, the handlers of the server's
  * questions (which answer 2025-era server-to-client requests and, on a 2026-07-28 connection, the
@@ -16,12 +19,6 @@ export const MODERN_PROTOCOL_VERSION = '2026-07-28';
  * `list_changed` callbacks (on a modern connection the client opens one `subscriptions/listen` stream for
  * them).
  */
-/** The v2 module each client was built with (its error classes, for the session's own deadline and close). */
-const moduleOf = new WeakMap<Client, V2ClientModule>();
-
-/** The methods whose 2026-07-28 result may be `input_required` (the v2 client then runs rounds of handlers and retries). */
-const MULTI_ROUND: ReadonlySet<McpMethod> = new Set<McpMethod>(['tools/call', 'prompts/get', 'resources/read']);
-
 export function buildV2Client(mod: V2ClientModule, spec: McpClientSpec, protocol: McpProtocolOption): Client {
   const onChanged = (list: 'tools' | 'prompts' | 'resources') => ({ autoRefresh: false, debounceMs: 0, onChanged: () => spec.listChanged(list) });
   const options: ClientOptions = {
@@ -50,7 +47,6 @@ export function buildV2Client(mod: V2ClientModule, spec: McpClientSpec, protocol
   if (spec.answers.has('sampling/createMessage')) client.setRequestHandler('sampling/createMessage', answer('sampling/createMessage') as never);
   if (spec.answers.has('roots/list')) client.setRequestHandler('roots/list', answer('roots/list') as never);
   spec.configureClient?.(client);
-  moduleOf.set(client, mod);
   return client;
 }
 
@@ -96,7 +92,6 @@ const SEND: { [M in McpMethod]: Send<M> } = {
   ping: (c, _p, o, era) => (era === 'modern' ? c.discover(o).then(() => ({})) : c.ping(o)) as never,
 };
 
-/** One v2 client, connected in one era. */
 /** Pool requests that have sent their first wire request (a later one with the same method is a retry leg). */
 const sentOnce = new WeakSet<DriverRequestOptions>();
 
@@ -121,6 +116,7 @@ function gateResends(client: Client): void {
   };
 }
 
+/** One v2 client, connected in one era. */
 export class V2Session implements DriverSession {
   onDied?: (reason: Error) => void;
   protected closing = false;
@@ -129,6 +125,8 @@ export class V2Session implements DriverSession {
 
   constructor(
     readonly client: Client,
+    /** The v2 module the client was built with: its error classes, for the session's own deadline and close. */
+    private readonly mod: V2ClientModule,
     readonly era: McpProtocolEra,
     private readonly sessionIdOf: () => string | undefined,
     private readonly closeTransport: () => Promise<void>,
@@ -189,8 +187,7 @@ export class V2Session implements DriverSession {
    * handler's signal aborts and the call settles at once, with the error the pool classifies.
    */
   private bounded<T>(options: DriverRequestOptions, o: RequestOptions, fn: (o: RequestOptions) => Promise<T>): Promise<T> {
-    const mod = moduleOf.get(this.client);
-    if (!mod) return fn(o);
+    const mod = this.mod;
     const ac = new AbortController();
     const outer = options.signal;
     const onOuter = () => ac.abort(outer!.reason);
@@ -228,8 +225,7 @@ export class V2Session implements DriverSession {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    const mod = moduleOf.get(this.client);
-    for (const ac of this.rounds) ac.abort(mod ? new mod.SdkError(mod.SdkErrorCode.ConnectionClosed, 'Connection closed') : new Error('Connection closed'));
+    for (const ac of this.rounds) ac.abort(new this.mod.SdkError(this.mod.SdkErrorCode.ConnectionClosed, 'Connection closed'));
     await this.subscription?.close().catch(() => undefined);
     await this.closeTransport().catch(() => undefined);
     await this.client.close().catch(() => undefined);

@@ -86,7 +86,7 @@ export class V2StdioDriver implements SessionDriver {
       }
     }
     // The child's exit closes the transport, and the client: the session dies (V2Session's onclose).
-    return new V2Session(client, era, () => undefined, () => transport.close(), subscription, () => transport.pid);
+    return new V2Session(client, this.mod, era, () => undefined, () => transport.close(), subscription, () => transport.pid);
   }
 
   classify(error: unknown, session: DriverSession | undefined): ErrorVerdict {
