@@ -9,6 +9,7 @@ import {
   SessionLostError,
   errorMessage,
 } from './errors';
+import { ASKED_CALLER } from './call-pipeline';
 import type { McpPool, McpPoolHealth, PoolCallOptions } from './mcp-pool';
 import type { McpLease } from './lease';
 import type { McpPoolMetricsSnapshot } from './metrics';
@@ -159,6 +160,8 @@ export class McpPoolGroup {
 
 /** The call did not run on that pool (it could not get a session), or it may run twice. */
 function canFailOver(error: unknown, safeToRepeat: () => boolean): boolean {
+  // A call that asked its caller a question (elicitation, sampling) does not go again elsewhere either.
+  if (typeof error === 'object' && error !== null && ASKED_CALLER.has(error)) return false;
   if (
     error instanceof PoolUnavailableError ||
     error instanceof AcquireTimeoutError ||

@@ -50,8 +50,13 @@ export class InFlightRequests {
    * on this session may still be running on the server.
    */
   soleHandlers(): Readonly<McpCallHandlers> | undefined {
+    return this.soleRequest()?.handlers;
+  }
+
+  /** The one request in flight, when it is the only one and brought handlers (see {@link soleHandlers}). */
+  soleRequest(): PoolRequest | undefined {
     if (this.count !== 1 || this.answering.size !== 1 || this.abandoned) return undefined;
-    return this.answering.values().next().value?.handlers;
+    return this.answering.values().next().value;
   }
 }
 
@@ -125,14 +130,18 @@ export function clientSpecFor(o: ClientSpecOptions, inFlight: InFlightRequests):
         return { roots: await o.pool.listRoots() } as R;
       }
       const caller = callerOf(origin);
-      if (origin) (origin as PoolRequest).askedCaller = true;
+      // The request a handler answers for is asked (not one whose question is refused): with no origin, the
+      // sole request with handlers in flight is the one callerOf() chose.
+      const asked = (origin as PoolRequest | undefined) ?? inFlight.soleRequest();
       if (method === 'elicitation/create') {
         const handler = caller?.onElicitation ?? o.pool.onElicitation;
         if (!handler) throw refuse('elicitation');
+        if (asked) asked.askedCaller = true;
         return (await handler(params as McpServerQuestions['elicitation/create']['params'], extra)) as R;
       }
       const handler = caller?.onSampling ?? o.pool.onSampling;
       if (!handler) throw refuse('sampling');
+      if (asked) asked.askedCaller = true;
       return (await handler(params as McpServerQuestions['sampling/createMessage']['params'], extra)) as R;
     },
   };

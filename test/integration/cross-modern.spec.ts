@@ -3,6 +3,7 @@
 // features (input_required × rate limit, input_required × shutdown, partitions × cap × tenant limit, …).
 import { CallTimeoutError, McpPool, OperationAbortedError, PoolClosedError, RateLimitedError, runWithMcpHeaders, type McpPoolOptions } from '../../lib';
 import { startV2HttpServer, type V2TestServer } from '../fixtures/v2-http-server';
+import { eraCacheKey, sharedEraCache } from '../../lib/transports/v2/era-cache';
 import { textOf, until } from '../support/pids';
 
 let server: V2TestServer;
@@ -326,6 +327,19 @@ describe('era negotiation × a transient answer to the very first probe', () => 
     expect(textOf(await p.callTool('echo', { text: 'ok' }))).toBe('ok');
     // The misread probe fell back to initialize once (which the modern-only server refused), never again.
     expect(server.stats.requestsByMethod['initialize']).toBe(1);
+  });
+});
+
+describe('era cache × a server that changed era', () => {
+  it("a cached legacy verdict that a now modern-only server refuses is dropped and the server asked again", async () => {
+    // As an earlier 'auto' session would have left it (the server spoke 2025 then, or its probe was misread).
+    sharedEraCache.set(eraCacheKey(server.url, {}, undefined, undefined), { kind: 'legacy' });
+    const p = makePool({ minSessions: 1, failFast: false, retryBaseDelayMs: 10, retryMaxDelayMs: 20 });
+    await p.start();
+    await until(() => p.isReady, 3000, 'a modern session after one refused initialize');
+    expect(p.protocolEra).toBe('modern');
+    expect(server.stats.requestsByMethod['initialize']).toBe(1);
+    expect(server.stats.requestsByMethod['server/discover']).toBe(1);
   });
 });
 

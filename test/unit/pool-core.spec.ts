@@ -4,16 +4,18 @@ import {
   CallTimeoutError,
   McpPool,
   McpPoolConfigError,
+  McpPoolGroup,
   OperationAbortedError,
   PoolClosedError,
   RateLimitedError,
   PoolExhaustedError,
   PoolUnavailableError,
   SessionCreateError,
+  SessionLostError,
   type McpPoolOptions,
 } from '../../lib';
 import { ServerQuestionRefusedError } from '../../lib/core/server-questions';
-import { FakeDriver, delay, tick } from '../support/fake-driver';
+import { FakeDriver, FakeRefusal, delay, tick } from '../support/fake-driver';
 import { watchListenerWarnings } from '../support/listener-warnings';
 
 const quiet = { healthCheckIntervalMs: 0, maxSessionLifetimeMs: 0, idleTimeoutMs: 0, toolCacheTtlMs: 0 };
@@ -653,6 +655,54 @@ describe('server questions at the seams', () => {
     });
     expect(seen).toEqual([]); // the second caller's handler never saw the first call's question
     expect((result.structuredContent as { answer: unknown }).answer).toBeInstanceOf(ServerQuestionRefusedError);
+  });
+});
+
+describe('a call whose caller was asked a question', () => {
+  // The session is lost after the question was answered, in a way that says the call did not run (so the
+  // pool would otherwise retry it): the question arrives on the pipe (no origin, as over stdio).
+  function askingThenLost(d: FakeDriver): void {
+    d.classify = (e) => (e instanceof FakeRefusal ? e.verdict : { kind: 'call' });
+    d.onRequest = async (session, _method, _params) => {
+      await session.fromPipe(() =>
+        session.spec!.answer('elicitation/create', { message: 'who?', requestedSchema: { type: 'object', properties: {} } }, { signal: new AbortController().signal, requestId: 1 }, undefined),
+      );
+      throw new FakeRefusal({ kind: 'session-fatal', mayHaveRun: false });
+    };
+  }
+
+  it('is not retried by the pool, nor failed over by a group: the user is asked once', async () => {
+    const asked = { count: 0 };
+    const onElicitation = () => (asked.count++, { action: 'accept' as const, content: {} });
+    const [a, b] = [new FakeDriver(), new FakeDriver()];
+    askingThenLost(a);
+    askingThenLost(b);
+    const opts = { minSessions: 1, maxSessions: 2, capabilities: { elicitation: { form: {} } } };
+    const pool = track(makePool(a, { name: 'a', ...opts }));
+    await pool.start();
+    await expect(pool.callTool('ask', {}, { onElicitation })).rejects.toBeInstanceOf(SessionLostError);
+    expect(asked.count).toBe(1);
+    const group = new McpPoolGroup({ name: 'g', pools: [pool, track(makePool(b, { name: 'b', ...opts }))] });
+    await group.start();
+    await expect(group.callTool('ask', {}, { onElicitation })).rejects.toBeInstanceOf(SessionLostError);
+    expect(asked.count).toBe(2);
+  });
+
+  it('a question refused (no handler anywhere) asks nobody: the call is retried as before', async () => {
+    const d = new FakeDriver();
+    let calls = 0;
+    d.classify = (e) => (e instanceof FakeRefusal ? e.verdict : { kind: 'call' });
+    d.onRequest = async (session, _method, _params, options) => {
+      calls++;
+      // This time the question names its request (as over HTTP): the refusal must not mark it.
+      await session.spec!.answer('sampling/createMessage', { messages: [], maxTokens: 1 } as never, { signal: new AbortController().signal, requestId: 1 }, options).catch(() => undefined);
+      if (calls === 1) throw new FakeRefusal({ kind: 'session-fatal', mayHaveRun: false });
+      return { content: [] };
+    };
+    const pool = track(makePool(d, { minSessions: 1, maxSessions: 2 }));
+    await pool.start();
+    await expect(pool.callTool('ask', {})).resolves.toEqual({ content: [] });
+    expect(calls).toBe(2);
   });
 });
 

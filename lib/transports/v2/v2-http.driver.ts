@@ -83,6 +83,12 @@ export class V2HttpDriver implements SessionDriver {
     } catch (error) {
       // A cached verdict that no longer holds (the server changed era): forget it and ask the server.
       if (prior === undefined || ctx.signal.aborted) throw error;
+      // The server refused the era the verdict named (-32022): the verdict is wrong, whatever classify() makes
+      // of the refusal for the pool (an 'auto' pool treats it as a failed attempt): ask the server again.
+      if (classifyV2Error(this.mod, error, undefined).kind === 'incompatible') {
+        this.eras.delete(key);
+        return this.connect(ctx, key, undefined, identity);
+      }
       const verdict = this.classify(error, undefined);
       if (verdict.kind === 'auth' || verdict.kind === 'rate-limited') throw error;
       // A server that cannot be reached (refused, reset, timed out) or fails (5xx) says nothing about its
