@@ -71,7 +71,7 @@ export class StreamableHttpDriver implements SessionDriver {
   constructor(private readonly opts: StreamableHttpDriverOptions) {
     this.fetch = this.contextFetch();
     this.authProvider = opts.authProvider && this.reauth.wrap(opts.authProvider);
-    this.native = (opts.httpClient ?? 'native') === 'native' ? new NativeEndpoint(this, opts, this.authProvider, this.fetch) : undefined;
+    this.native = (opts.httpClient ?? 'native') === 'native' ? new NativeEndpoint(this, opts, this.fetch) : undefined;
   }
 
   async create(ctx: CreateSessionContext): Promise<DriverSession> {
@@ -320,7 +320,6 @@ class NativeEndpoint implements NativeHttpEndpoint {
   constructor(
     private readonly driver: StreamableHttpDriver,
     private readonly opts: StreamableHttpDriverOptions,
-    readonly authProvider: OAuthClientProvider | undefined,
     fetch: FetchLike,
   ) {
     this.url = opts.endpoint;
@@ -357,7 +356,9 @@ class NativeEndpoint implements NativeHttpEndpoint {
   forSession(identity: Readonly<Record<string, string>> | undefined, reauth: ReauthSession | undefined): NativeHttpEndpoint {
     return {
       url: this.url,
-      authProvider: reauth ? this.driver.sessionAuthProvider(reauth) : this.authProvider,
+      // With an OAuth provider every session has its view of the guard; the endpoint itself serves only
+      // sessions without one, so it has no provider of its own.
+      authProvider: reauth ? this.driver.sessionAuthProvider(reauth) : undefined,
       authFetch: this.authFetch,
       dispatcherFor: (origin, stream) => this.dispatcherFor(origin, stream),
       headers: () => this.driver.nativeHeaders(this.statics, identity),
